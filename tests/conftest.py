@@ -24,56 +24,8 @@ os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(REPO / "plugins"))
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 os.environ.setdefault("AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK", "False")
 
-#: secret values configured for the sandbox; the secret-hygiene tests look for them
-SECRETS = {
-    "hubspot_token": "pat-sandbox-hubspot-token-0001",
-    "hubspot_webhook_secret": "sandbox-webhook-secret-0001",
-    "partner_center_client_secret": "sandbox-pc-client-secret-0001",
-    "partner_center_refresh_token": "sandbox-pc-refresh-token-0001",
-    "aws_secret_access_key": "sandbox-aws-secret-key-0001",
-}
-
-
-def connection_env(urls: dict[str, str], store_url: str | None = None) -> dict[str, str]:
-    """``AIRFLOW_CONN_*`` values pointing every connection of the package at a sandbox."""
-    env = {
-        "AIRFLOW_CONN_HUBSPOT_DEFAULT": json.dumps(
-            {
-                "conn_type": "http",
-                "host": urls["hubspot"],
-                "password": SECRETS["hubspot_token"],
-                "extra": {"webhook_secret": SECRETS["hubspot_webhook_secret"], "pipeline": "default"},
-            }
-        ),
-        "AIRFLOW_CONN_PARTNER_CENTER_DEFAULT": json.dumps(
-            {
-                "conn_type": "http",
-                "host": urls["partner_center"],
-                "extra": {
-                    "tenant_id": "sandbox-tenant",
-                    "client_id": "sandbox-client",
-                    "client_secret": SECRETS["partner_center_client_secret"],
-                    "refresh_token": SECRETS["partner_center_refresh_token"],
-                    "token_url": f"{urls['partner_center']}/sandbox-tenant/oauth2/token",
-                },
-            }
-        ),
-        "AIRFLOW_CONN_AWS_PARTNER_CENTRAL": json.dumps(
-            {
-                "conn_type": "aws",
-                "login": "sandbox-access-key",
-                "password": SECRETS["aws_secret_access_key"],
-                "extra": {
-                    "region_name": "us-east-1",
-                    "endpoint_url": urls["partner_central"],
-                    "catalog": "Sandbox",
-                },
-            }
-        ),
-    }
-    if store_url:
-        env["AIRFLOW_CONN_PARTNER_SYNC_DB"] = store_url
-    return env
+from partner_sync.sandbox.connections import SANDBOX_SECRETS as SECRETS  # noqa: E402
+from partner_sync.sandbox.connections import connection_env  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")
@@ -99,3 +51,17 @@ def clean_sandbox(sandbox):
     """The session sandbox, emptied (state, counters and faults) before the test."""
     sandbox.reset()
     return sandbox
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Airflow's metadata DB (SQLite in the test AIRFLOW_HOME), migrated once per session,
+    for tests that run whole DAGs with ``dag.test()``."""
+    import subprocess
+    import sys
+
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], check=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+    return os.environ["AIRFLOW_HOME"]

@@ -1,0 +1,246 @@
+"""Run the whole product locally: the sandbox plus real Airflow processes pointed at it.
+
+``python -m partner_sync.devstack`` is the README's demo command (through ``scripts/demo.sh``);
+the end-to-end tests start the same stack through :class:`DevStack`, so the demo cannot rot.
+
+What it starts, each in its own process group so that stopping is total:
+the sandbox (three emulators), ``airflow api-server``, ``scheduler``, ``dag-processor``,
+``triggerer`` and, with ``CeleryExecutor``, a ``celery worker``. Metadata DB: SQLite in
+``AIRFLOW_HOME`` unless ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` is set (the e2e suite uses
+Postgres). Login: the simple auth manager with a known user (``admin`` / ``admin`` by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from partner_sync.dag_defaults import POOLS
+from partner_sync.sandbox.connections import connection_env
+from partner_sync.sandbox.process import SandboxProcess, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class DevStack:
+    """Sandbox + Airflow processes. Use as a context manager or call start()/stop()."""
+
+    airflow_home: Path
+    api_port: int = 8080
+    sandbox_ports: dict[str, int] = field(default_factory=dict)
+    seed: str = "demo"
+    rate_limits: bool = True
+    executor: str = "LocalExecutor"
+    metadata_url: str | None = None
+    store_url: str | None = None
+    username: str = "admin"
+    password: str = "admin"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    sandbox: SandboxProcess | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.api_url}/partner-sync/webhooks/hubspot"
+
+    def environment(self) -> dict[str, str]:
+        home = self.airflow_home
+        env = dict(os.environ)
+        env.update(
+            {
+                "AIRFLOW_HOME": str(home),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+                "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__EXECUTOR": self.executor,
+                "AIRFLOW__CORE__AUTH_MANAGER": (
+                    "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+                ),
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{self.username}:admin",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+                "AIRFLOW__API__BASE_URL": self.api_url,
+                "AIRFLOW__API__PORT": str(self.api_port),
+                "AIRFLOW__API_AUTH__JWT_SECRET": "partner-sync-devstack-jwt-secret",
+                "AIRFLOW__API_AUTH__JWT_ISSUER": "partner-sync-devstack",
+                "AIRFLOW__CORE__FERNET_KEY": "",
+                "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+                "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
+                "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            }
+        )
+        if self.metadata_url:
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.metadata_url
+        if self.executor == "CeleryExecutor":
+            env.setdefault("AIRFLOW__CELERY__BROKER_URL", "redis://127.0.0.1:6379/0")
+            env.setdefault(
+                "AIRFLOW__CELERY__RESULT_BACKEND",
+                "db+" + (self.metadata_url or f"sqlite:///{home}/airflow.db"),
+            )
+        assert self.sandbox is not None
+        env.update(
+            connection_env(
+                self.sandbox.urls,
+                store_url=self.store_url,
+                airflow_api=(self.api_url, self.username, self.password),
+                webhook_url=self.webhook_url,
+            )
+        )
+        env.update(self.extra_env)
+        return env
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        log_dir = self.airflow_home / "process-logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+        self.processes[name] = subprocess.Popen(
+            args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def start(self, timeout: float = 180.0) -> DevStack:
+        self.airflow_home.mkdir(parents=True, exist_ok=True)
+        (self.airflow_home / "passwords.json").write_text(
+            json.dumps({self.username: self.password}) + "\n"
+        )
+        self.sandbox = SandboxProcess(
+            seed=self.seed, rate_limits=self.rate_limits, ports=dict(self.sandbox_ports)
+        ).start()
+        try:
+            env = self.environment()
+            airflow = [sys.executable, "-m", "airflow"]
+            subprocess.run(
+                airflow + ["db", "migrate"], env=env, check=True,
+                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            )
+            for pool, (slots, description) in POOLS.items():
+                subprocess.run(
+                    airflow + ["pools", "set", pool, str(slots), description], env=env,
+                    check=True, stdout=subprocess.DEVNULL,
+                )
+            self._spawn("api-server", airflow + ["api-server", "--port", str(self.api_port)], env)
+            self._spawn("scheduler", airflow + ["scheduler"], env)
+            self._spawn("dag-processor", airflow + ["dag-processor"], env)
+            self._spawn("triggerer", airflow + ["triggerer"], env)
+            if self.executor == "CeleryExecutor":
+                self._spawn("celery-worker", airflow + ["celery", "worker", "--concurrency", "4"], env)
+            self._wait_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"airflow {name} exited with {process.returncode}; see "
+                        f"{self.airflow_home / 'process-logs' / (name + '.log')}"
+                    )
+            try:
+                if requests.get(f"{self.api_url}/api/v2/version", timeout=2).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(1)
+        raise RuntimeError("the Airflow API server did not become healthy in time")
+
+    def token(self) -> str:
+        response = requests.post(
+            f"{self.api_url}/auth/token",
+            json={"username": self.username, "password": self.password},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()["access_token"]
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 20
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                process.wait()
+        self.processes.clear()
+        if self.sandbox:
+            self.sandbox.stop()
+
+    def __enter__(self) -> DevStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m partner_sync.devstack")
+    parser.add_argument("--airflow-home", default=str(REPO / ".demo" / "airflow"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", "8080")))
+    parser.add_argument("--executor", default="LocalExecutor")
+    parser.add_argument("--rate-limits", choices=["on", "off"], default="on")
+    args = parser.parse_args(argv)
+    port = args.port or free_port()
+    stack = DevStack(
+        airflow_home=Path(args.airflow_home),
+        api_port=port,
+        sandbox_ports={"hubspot": 8701, "partner_center": 8702, "partner_central": 8703},
+        executor=args.executor,
+        rate_limits=args.rate_limits == "on",
+        metadata_url=os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"),
+    )
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    print("starting the sandbox and Airflow (first start migrates the database)...", flush=True)
+    try:
+        stack.start()
+        assert stack.sandbox is not None
+        print(
+            f"\nAirflow UI:  {stack.api_url}   (login: {stack.username} / {stack.password})\n"
+            f"Sandbox:     HubSpot {stack.sandbox.hubspot_url}  Partner Center "
+            f"{stack.sandbox.partner_center_url}  Partner Central {stack.sandbox.partner_central_url}\n"
+            f"Webhooks:    POST {stack.webhook_url}\n"
+            "Start with the DAG 'hubspot_properties_setup', then trigger the polls.\n"
+            "Press Ctrl+C to stop everything.",
+            flush=True,
+        )
+        while all(p.poll() is None for p in stack.processes.values()):
+            time.sleep(1)
+        print("an Airflow process stopped; shutting down", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nstopping...", flush=True)
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
