@@ -106,6 +106,13 @@ def test_client_credentials_grant_when_no_refresh_token(connection, monkeypatch)
     assert connection.stats()[TOKEN] == 1
 
 
+def test_v2_token_url_gets_the_default_scope(connection, monkeypatch):
+    for name, value in connection.connection_env(token_url=f"{connection.url}/t/oauth2/v2.0/token").items():
+        monkeypatch.setenv(name, value)
+    assert list(fast_hook().iter_referrals()) == []
+    assert connection.stats()["POST /{tenant}/oauth2/v2.0/token"] == 1
+
+
 def test_wrong_client_secret_raises_an_auth_error_without_the_secret(connection, monkeypatch):
     for name, value in connection.connection_env(client_secret="not-the-secret-123").items():
         monkeypatch.setenv(name, value)

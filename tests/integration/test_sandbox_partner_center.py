@@ -296,6 +296,17 @@ def test_reseeding_an_id_is_a_change_on_microsofts_side(partner_center, bearer):
     assert after["createdDateTime"] == before["createdDateTime"]
 
 
+def test_seeding_fills_defaults_and_validates_statuses(partner_center):
+    (referral_id,) = partner_center.seed({"name": "only a status", "status": "Active"})
+    (stored,) = partner_center.stored()
+    assert stored["id"] == referral_id and stored["direction"] == "Incoming"
+    assert (stored["status"], stored["substatus"]) == ("Active", "Accepted")
+    assert stored["eTag"] and stored["createdDateTime"] and stored["updatedDateTime"]
+    response = requests.post(f"{partner_center.url}/_sandbox/seed",
+                             json={"objects": {"referrals": [{"status": "Done"}]}}, timeout=5)
+    assert response.status_code == 400 and "status" in response.json()["error"]
+
+
 def test_demo_scenario_spans_every_status(partner_center):
     partner_center.admin("seed", {"scenario": "demo"})
     statuses = {(r["status"], r["substatus"]) for r in partner_center.stored()}

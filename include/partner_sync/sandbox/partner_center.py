@@ -39,6 +39,7 @@ from partner_sync.sandbox.partner_center_rules import (
     apply_patch,
     check_status,
     check_transition,
+    default_substatus,
     etag_matches,
     expire_if_due,
     format_datetime,
@@ -137,7 +138,7 @@ class PartnerCenterEmulator(Emulator):
         referral.setdefault("engagementId", existing.get("engagementId") or str(uuid.uuid4()))
         referral.setdefault("direction", "Incoming")
         referral.setdefault("status", "New")
-        referral.setdefault("substatus", "Pending" if referral["status"] == "New" else None)
+        referral.setdefault("substatus", default_substatus(referral["status"]))
         referral.setdefault("type", "Independent")
         referral.setdefault("name", referral.get("customerProfile", {}).get("name", "Referral"))
         referral.setdefault("customerProfile", {"name": referral["name"]})
@@ -243,7 +244,7 @@ class PartnerCenterEmulator(Emulator):
                 raise ReferralInvalid("body", "request body must be a referral object")
             referral = {k: v for k, v in copy.deepcopy(body).items() if k not in READ_ONLY}
             referral.setdefault("status", "New")
-            referral.setdefault("substatus", "Pending" if referral["status"] == "New" else None)
+            referral.setdefault("substatus", default_substatus(referral["status"]))
             referral.setdefault("team", [])
             referral["direction"] = "Outgoing"
             validate_referral(referral)

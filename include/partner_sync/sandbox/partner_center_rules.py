@@ -115,6 +115,12 @@ def _check_members(members: Any, field: str) -> None:
                 raise ReferralInvalid(f"{field}[{index}].{name}", f"{field}[{index}].{name} must be a string")
 
 
+def default_substatus(status: Any) -> str | None:
+    """The substatus a referral gets when only its status is given (New -> Pending, ...)."""
+    allowed = SUBSTATUSES.get(status) if isinstance(status, str) else None
+    return allowed[0] if allowed else None
+
+
 def check_status(status: Any, substatus: Any) -> None:
     _check_enum(status, tuple(SUBSTATUSES), "status")
     if status is None:
