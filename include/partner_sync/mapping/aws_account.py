@@ -279,6 +279,8 @@ def e164_phone(value: str | None) -> str | None:
         return None
     text = re.split(r"(?i)\s*(?:ext\.?|extension|x|#)\s*\d+\s*$", text)[0]
     international = text.startswith("+") or text.startswith("00")
+    if international:
+        text = text.replace("(0)", "")  # "+49 (0)30 …": the trunk 0 is not dialled from abroad
     digits = re.sub(r"\D", "", text)
     if text.startswith("00"):
         digits = digits[2:]
