@@ -367,6 +367,7 @@ def test_concurrent_schema_creation_applies_each_migration_once(kind, tmp_path):
         assert SyncStore(url).upsert_link("aws", "1", "O1").deal_id == "1"
 
 
+@pytest.mark.postgres
 def test_from_connection_with_a_postgres_uri(monkeypatch, postgres_url):
     plain = postgres_url.replace("postgresql+psycopg2://", "postgres://")
     monkeypatch.setenv("AIRFLOW_CONN_PARTNER_SYNC_DB", plain)

@@ -113,7 +113,7 @@ class LinkStore:
             return {}
         now = utcnow()
         with write_transaction(self.engine) as connection:
-            deal_ids = list(wanted)
+            deal_ids = sorted(wanted)  # one lock order for every writer: no deadlocks between batches
             for chunk in chunked(deal_ids, CHUNK):
                 rows = [
                     {
