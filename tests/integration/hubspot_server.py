@@ -84,7 +84,7 @@ def hubspot_server() -> Iterator[RunningHubSpot]:
 
 
 @pytest.fixture
-def hubspot(hubspot_server: RunningHubSpot) -> RunningHubSpot:
+def sandbox_hubspot(hubspot_server: RunningHubSpot) -> RunningHubSpot:
     """The module's emulator, emptied (state, counters, faults, webhooks) before the test."""
     hubspot_server.reset()
     hubspot_server.emulator.search_result_cap = HubSpotEmulator.search_result_cap
