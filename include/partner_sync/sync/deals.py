@@ -64,7 +64,7 @@ def read_deals(
     deals = hubspot.batch_read("deals", ids, list(DEAL_PROPERTIES))
     records = {
         str(deal["id"]): DealRecord(id=str(deal["id"]), properties=properties_of(deal))
-        for deal in deals.results
+        for deal in deals
     }
     if with_associations and records:
         attach_associations(hubspot, records)
@@ -80,11 +80,11 @@ def attach_associations(hubspot: Any, records: dict[str, DealRecord]) -> None:
     company_ids = {ids[0] for ids in company_links.values() if ids}
     contact_ids = {cid for ids in contact_links.values() for cid in ids[:CONTACTS_PER_DEAL]}
     companies = (
-        {str(c["id"]): c for c in hubspot.batch_read("companies", sorted(company_ids), list(COMPANY_PROPERTIES)).results}
+        {str(c["id"]): c for c in hubspot.batch_read("companies", sorted(company_ids), list(COMPANY_PROPERTIES))}
         if company_ids else {}
     )
     contacts = (
-        {str(c["id"]): c for c in hubspot.batch_read("contacts", sorted(contact_ids), list(CONTACT_PROPERTIES)).results}
+        {str(c["id"]): c for c in hubspot.batch_read("contacts", sorted(contact_ids), list(CONTACT_PROPERTIES))}
         if contact_ids else {}
     )
     for deal_id, record in records.items():

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from partner_sync.hooks.hubspot_errors import BatchResult
     from partner_sync.sync.runtime import SyncRun
 
 log = logging.getLogger(__name__)
@@ -129,13 +130,10 @@ def _differs(current: Any, wanted: Any) -> bool:
     return str(current if current is not None else "") != str(wanted)
 
 
-def _errors_by_id(result: Any) -> dict[str, str]:
+def _errors_by_id(result: BatchResult) -> dict[str, str]:
     """Per-record errors of a batch result, by deal id."""
-    errors: dict[str, str] = {}
-    for error in getattr(result, "errors", None) or []:
-        ids = error.get("ids") or [error.get("id")] if isinstance(error, dict) else []
-        message = error.get("message", "batch error") if isinstance(error, dict) else str(error)
-        for deal_id in ids:
-            if deal_id:
-                errors[str(deal_id)] = message
-    return errors
+    return {
+        str(error["id"]): str(error.get("message") or "batch error")
+        for error in result.errors
+        if error.get("id") is not None
+    }
