@@ -23,6 +23,10 @@ A thin adapter: one method per API operation, plain dicts in and out, no busines
 - **Errors.** Batch 207s are reported per record in :class:`BatchResult`, never raised as a
   whole; a chunk rejected as a whole with a 4xx turns into one error per input of that chunk.
   Other 4xx raise :class:`HubSpotError` (``HubSpotNotFound``, ``HubSpotConflict``).
+  Batch results echo ``objectWriteTraceId`` = the input's index in the caller's list.
+
+(One class for one API, so the module runs a little over the usual ~400 lines; errors and batch
+bookkeeping live in ``hubspot_errors``.)
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ from partner_sync.hooks.hubspot_errors import (
     HubSpotServerError,
     HubSpotTransientError,
     HubSpotWriteUncertain,
+    chunk_errors,
+    record_error,
 )
 from partner_sync.rate_limit import limiter
 
@@ -71,7 +77,6 @@ SEARCH_PAGE_SIZE = 200
 #: results one search query can page through; beyond it the hook re-queries by hs_object_id
 SEARCH_RESULT_CAP = 10_000
 NOTE_TO_DEAL = 214
-_CATEGORY_STATUS = {"VALIDATION_ERROR": 400, "OBJECT_NOT_FOUND": 404, "CONFLICT": 409}
 DEFAULT_TIMEOUT_S = 30.0
 
 
@@ -318,11 +323,11 @@ class HubSpotHook(HttpHook):
                 if exc.status is None or isinstance(exc, HubSpotWriteUncertain):
                     raise
                 log.warning("HubSpot %s rejected a chunk of %s inputs: %s", path, len(chunk), exc.message)
-                outcome.errors.extend(_record_error(record, exc.status, exc.category, exc.message, {})
+                outcome.errors.extend(record_error(record, exc.status, exc.category, exc.message, {})
                                       for record in chunk)
                 continue
             outcome.results.extend(answer.get("results", []))
-            outcome.errors.extend(_chunk_errors(chunk, answer.get("errors", [])))
+            outcome.errors.extend(chunk_errors(chunk, answer.get("errors", [])))
         return outcome
 
     def search(
@@ -477,34 +482,3 @@ def _after_id(filter_groups: list[dict[str, Any]], last_id: str) -> list[dict[st
     if not filter_groups:
         return [{"filters": [condition]}]
     return [{**group, "filters": [*group.get("filters", []), condition]} for group in filter_groups]
-
-
-def _record_error(
-    record: dict[str, Any], status: int | None, category: str | None, message: str, context: dict[str, Any]
-) -> dict[str, Any]:
-    index = record.get("objectWriteTraceId")
-    return {
-        "index": int(index) if index is not None and str(index).isdigit() else None,
-        "id": record.get("id"),
-        "status": status,
-        "category": category,
-        "message": message,
-        "context": context,
-    }
-
-
-def _chunk_errors(chunk: list[dict[str, Any]], errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One entry per failed input, matched through ``objectWriteTraceId`` or ``ids``."""
-    by_trace = {str(record["objectWriteTraceId"]): record for record in chunk}
-    by_id = {str(record["id"]): record for record in chunk if record.get("id") is not None}
-    matched: list[dict[str, Any]] = []
-    for error in errors:
-        context = error.get("context") or {}
-        records = [by_trace[t] for t in context.get("objectWriteTraceId", []) if t in by_trace]
-        if not records:
-            records = [by_id[i] for i in context.get("ids", []) if i in by_id]
-        for record in records or [{}]:
-            category = error.get("category")
-            matched.append(_record_error(record, _CATEGORY_STATUS.get(category), category,
-                                         error.get("message", ""), context))
-    return matched

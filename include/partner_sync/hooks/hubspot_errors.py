@@ -1,4 +1,5 @@
-"""Errors of the HubSpot hook, how they are read from a response, and the batch result type.
+"""Errors of the HubSpot hook, how they are read from a response, and batch outcomes (which
+input of a batch failed, matched through ``objectWriteTraceId`` or ``ids``).
 
 Kept apart from ``hubspot.py`` (which re-exports them) so sync code can catch them without
 reading the client. Every field of HubSpot's error body is optional (api-facts §3.4).
@@ -124,3 +125,37 @@ class BatchResult:
     def extend(self, other: BatchResult) -> None:
         self.results.extend(other.results)
         self.errors.extend(other.errors)
+
+
+_CATEGORY_STATUS = {"VALIDATION_ERROR": 400, "OBJECT_NOT_FOUND": 404, "CONFLICT": 409}
+
+
+def record_error(
+    record: dict[str, Any], status: int | None, category: str | None, message: str, context: dict[str, Any]
+) -> dict[str, Any]:
+    index = record.get("objectWriteTraceId")
+    return {
+        "index": int(index) if index is not None and str(index).isdigit() else None,
+        "id": record.get("id"),
+        "status": status,
+        "category": category,
+        "message": message,
+        "context": context,
+    }
+
+
+def chunk_errors(chunk: list[dict[str, Any]], errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per failed input, matched through ``objectWriteTraceId`` or ``ids``."""
+    by_trace = {str(record["objectWriteTraceId"]): record for record in chunk}
+    by_id = {str(record["id"]): record for record in chunk if record.get("id") is not None}
+    matched: list[dict[str, Any]] = []
+    for error in errors:
+        context = error.get("context") or {}
+        records = [by_trace[t] for t in context.get("objectWriteTraceId", []) if t in by_trace]
+        if not records:
+            records = [by_id[i] for i in context.get("ids", []) if i in by_id]
+        for record in records or [{}]:
+            category = error.get("category")
+            matched.append(record_error(record, _CATEGORY_STATUS.get(category), category,
+                                         error.get("message", ""), context))
+    return matched

@@ -187,7 +187,12 @@ class ObjectRoutes:
 
     async def delete_object(self: HubSpotEmulator, request: Request) -> Response:
         object_type = self.object_type_param(request)
-        self.archive_record(object_type, request.path_params["objectId"], source="INTEGRATION")
+        id_property = request.query_params.get("idProperty")
+        if id_property:
+            self.unique_id_property(object_type, id_property)
+        record = self.find(object_type, request.path_params["objectId"], id_property)
+        if record is not None:
+            self.archive_record(object_type, record["id"], source="INTEGRATION")
         return Response(status_code=204)
 
     # ----------------------------------------------------------------- batch
