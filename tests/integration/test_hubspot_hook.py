@@ -92,6 +92,13 @@ def test_create_update_notes_and_associations(hook: HubSpotHook, sandbox_hubspot
     linked = hook.batch_read_associations("deals", "notes", [deal["id"], "1000000002"])
     assert len(linked[deal["id"]]) == 1 and linked["1000000002"] == []
     assert hook.batch_read_associations("deals", "companies", [deal["id"]]) == {deal["id"]: ["2000000001"]}
+    hook.associate("deals", deal["id"], "companies", "2000000002")
+    sandbox_hubspot.seed({"associations": [{
+        "fromObjectType": "deals", "fromObjectId": deal["id"], "toObjectType": "companies",
+        "toObjectId": "2000000003", "associationTypes": [
+            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 5}]}]})
+    primary_first = hook.batch_read_associations("deals", "companies", [deal["id"]])[deal["id"]]
+    assert primary_first == ["2000000003", "2000000001", "2000000002"]
 
 
 def test_owners_pipeline_and_properties(hook: HubSpotHook, sandbox_hubspot: RunningHubSpot) -> None:

@@ -416,14 +416,17 @@ class HubSpotHook(HttpHook):
 
     # ------------------------------------------------------------------ associations and notes
     def batch_read_associations(self, from_type: str, to_type: str, ids: Sequence[str]) -> dict[str, list[str]]:
-        """``{from id: [to ids]}`` for every id asked (an empty list when nothing is linked)."""
+        """``{from id: [to ids]}`` for every id asked (an empty list when nothing is linked); a
+        primary association (label ``Primary``, e.g. a deal's primary company) comes first."""
         linked: dict[str, list[str]] = {str(i): [] for i in ids}
         for chunk in _chunks(list(linked), BATCH_SIZE):
             answer = self._call("POST", f"/crm/v4/associations/{from_type}/{to_type}/batch/read",
                                 json={"inputs": [{"id": i} for i in chunk]}).json()
             for result in answer.get("results", []):
                 targets = linked.setdefault(str(result["from"]["id"]), [])
-                for target in result.get("to", []):
+                ordered = sorted(result.get("to", []), key=lambda target: not any(
+                    kind.get("label") == "Primary" for kind in target.get("associationTypes", [])))
+                for target in ordered:
                     if str(target["toObjectId"]) not in targets:
                         targets.append(str(target["toObjectId"]))
         return linked
