@@ -441,7 +441,8 @@ class EngagementOperations(PartnerCentralStore):
         self, catalog: str, engagement_id: str, opportunity_id: str,
         template: str = OPPORTUNITY_SNAPSHOT_TEMPLATE,
     ) -> dict[str, Any]:
-        """A Running job: it snapshots the opportunity now and after every change."""
+        """A Running job: it snapshots the opportunity now and after every change (a new
+        revision only when the opportunity differs from the latest snapshot)."""
         identifier = f"job-{random_suffix(13)}"
         opportunity = self.state["opportunities"][opportunity_id]
         job = {
@@ -451,7 +452,7 @@ class EngagementOperations(PartnerCentralStore):
             "CreatedAt": self.clock.stamp(), "Status": "Running",
         }
         self.snapshot_jobs[identifier] = job
-        self.take_snapshot(catalog, engagement_id, opportunity, template)
+        self.take_snapshot(catalog, engagement_id, opportunity, template, only_if_changed=True)
         job["LastSuccessfulExecutionDate"] = self.clock.stamp()
         return job
 
