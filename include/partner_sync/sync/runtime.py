@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk.exceptions import AirflowFailException
+
 if TYPE_CHECKING:
     from partner_sync.hooks.hubspot import HubSpotHook
     from partner_sync.hooks.partner_center import PartnerCenterHook
@@ -38,8 +40,11 @@ class SyncWindow:
         return not (self.end is not None and moment >= self.end)
 
 
-class ConfError(ValueError):
-    """A DAG run conf that is not what the DAG expects; the message names the field."""
+class ConfError(AirflowFailException, ValueError):
+    """A DAG run conf that is not what the DAG expects; the message names the field.
+
+    An :class:`AirflowFailException`: retrying cannot fix a bad conf, so the task fails at once.
+    """
 
 
 @dataclass
