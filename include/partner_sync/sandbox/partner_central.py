@@ -15,8 +15,9 @@ operation name. Rate limits follow the documented quotas: reads 10/s and 100k/24
 1/s and 10k/24 h (:func:`partner_sync.ace_model.quota_class`); other operations are not
 limited (their quotas are UNCONFIRMED).
 
-Operations: see the ``@operation`` handlers in ``partner_central_opportunities`` and
-``partner_central_engagements``; any other operation answers UnknownOperationException.
+Operations: see the ``@operation`` handlers in ``partner_central_opportunities``,
+``partner_central_engagements`` and ``partner_central_resources``; any other operation answers
+UnknownOperationException.
 
 Seeding (``POST /_sandbox/seed`` ``{"objects": {collection: [object, ...]}}``) — objects in
 the shape the API returns them; missing ids, ARNs and dates are filled in; an object whose id
@@ -55,6 +56,7 @@ from partner_sync import ace_model
 from partner_sync.sandbox.core import Emulator, RateLimit, new_uuid
 from partner_sync.sandbox.partner_central_engagements import EngagementOperations
 from partner_sync.sandbox.partner_central_opportunities import OpportunityOperations
+from partner_sync.sandbox.partner_central_resources import ResourceOperations
 from partner_sync.sandbox.partner_central_support import (
     CATALOGS,
     ApiError,
@@ -84,7 +86,9 @@ def _operation_key(request: Request) -> str:
     return target.removeprefix(TARGET_PREFIX) if target.startswith(TARGET_PREFIX) else "UnknownOperation"
 
 
-class PartnerCentralEmulator(OpportunityOperations, EngagementOperations, Emulator):
+class PartnerCentralEmulator(
+    OpportunityOperations, EngagementOperations, ResourceOperations, Emulator
+):
     """Partner Central Selling over HTTP (see the module docstring)."""
 
     name = "partner_central"
