@@ -35,8 +35,9 @@ def sandbox():
     from partner_sync.sandbox.process import SandboxProcess
 
     process = SandboxProcess(seed="empty", rate_limits=False).start()
-    previous = {k: os.environ.get(k) for k in connection_env(process.urls)}
-    os.environ.update(connection_env(process.urls))
+    env = connection_env(process.urls, pacing=False)
+    previous = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     yield process
     process.stop()
     for key, value in previous.items():

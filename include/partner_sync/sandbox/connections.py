@@ -24,6 +24,7 @@ def connection_env(
     airflow_api: tuple[str, str, str] | None = None,
     webhook_url: str | None = None,
     timeout: float | None = None,
+    pacing: bool = True,
 ) -> dict[str, str]:
     """Environment variables for the package's connections.
 
@@ -31,6 +32,8 @@ def connection_env(
     ``store_url``: SQLAlchemy URL of the sync store (default: the store's own SQLite default).
     ``airflow_api``: (base URL, login, password) of the Airflow API server for the webhook
     receiver. ``timeout``: request timeout in seconds for the three API connections.
+    ``pacing``: client-side rate limiting of Partner Central calls; turn it off only against a
+    sandbox without rate limits (fast tests).
     """
     hubspot_extra: dict = {"webhook_secret": SANDBOX_SECRETS["hubspot_webhook_secret"], "pipeline": "default"}
     pc_extra: dict = {
@@ -45,6 +48,8 @@ def connection_env(
         "endpoint_url": urls["partner_central"],
         "catalog": "Sandbox",
     }
+    if not pacing:
+        aws_extra["pacing"] = False
     if webhook_url:
         hubspot_extra["webhook_url"] = webhook_url
     if timeout is not None:
