@@ -232,6 +232,10 @@ class PartnerCentralHook(AwsGenericHook):
     def create_resource_snapshot_job(self, **params: Any) -> dict[str, Any]:
         return self._call("create_resource_snapshot_job", params)
 
+    def get_resource_snapshot(self, **params: Any) -> dict[str, Any]:
+        """GetResourceSnapshot (the latest revision unless ``Revision`` is given)."""
+        return self._call("get_resource_snapshot", params)
+
     def iter_resource_snapshots(self, **params: Any) -> Iterator[dict[str, Any]]:
         return self._iterate("list_resource_snapshots", "ResourceSnapshotSummaries", params)
 
