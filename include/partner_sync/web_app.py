@@ -191,20 +191,24 @@ def _problem(status_code: int, detail: str) -> JSONResponse:
 
 
 async def trigger_dag_runs(state: ReceiverState, plan: webhooks.DeliveryPlan) -> list[dict[str, str]]:
-    """Hand every planned run to Airflow, concurrently; raises on the first failure."""
+    """Hand every planned run to Airflow; raises on the first failure.
+
+    One after the other, not concurrently: there are at most two (one per target DAG), a
+    trigger takes tens of milliseconds, and concurrent inserts into a SQLite metadata DB
+    (development, tests) contend for its write lock long enough to blow the time budget.
+    """
     client = await state.api_client()
-    results = await asyncio.gather(
-        *(client.trigger_dag_run(run.dag_id, run.dag_run_id, run.conf) for run in plan.dag_runs)
-    )
-    return [
-        {"dag_id": run.dag_id, "dag_run_id": run.dag_run_id, "result": result}
-        for run, result in zip(plan.dag_runs, results)
-    ]
+    triggered = []
+    for run in plan.dag_runs:
+        result = await client.trigger_dag_run(run.dag_id, run.dag_run_id, run.conf)
+        triggered.append({"dag_id": run.dag_id, "dag_run_id": run.dag_run_id, "result": result})
+    return triggered
 
 
 async def receive_hubspot_webhook(request: Request) -> JSONResponse:
     """Verify, validate, route and trigger one HubSpot delivery (see the module docstring)."""
     state = receiver_state(request)
+    started = time.monotonic()
     try:
         raw_body = await read_body_capped(request)
     except BodyTooLarge:
@@ -246,13 +250,18 @@ async def receive_hubspot_webhook(request: Request) -> JSONResponse:
         try:
             dag_runs = await asyncio.wait_for(trigger_dag_runs(state, plan), TRIGGER_BUDGET_S)
         except TimeoutError:
-            log.error("Airflow did not accept the runs of a delivery within %ss: answering 503", TRIGGER_BUDGET_S)
+            log.error(
+                "Airflow did not accept the runs of a delivery within %ss (%s): answering 503",
+                TRIGGER_BUDGET_S,
+                ", ".join(f"{run.dag_id} {run.dag_run_id}" for run in plan.dag_runs),
+            )
             return _problem(status.HTTP_503_SERVICE_UNAVAILABLE, "Airflow API did not answer in time")
         except Exception as error:
             log.error("Could not trigger the runs of a delivery: %s", error)
             return _problem(status.HTTP_503_SERVICE_UNAVAILABLE, "Airflow API refused or could not be reached")
     log.info(
-        "Accepted a HubSpot delivery: %s events, %s ignored, runs %s",
+        "Accepted a HubSpot delivery in %.0f ms: %s events, %s ignored, runs %s",
+        (time.monotonic() - started) * 1000,
         len(events),
         len(plan.ignored),
         [(run["dag_id"], run["dag_run_id"], run["result"]) for run in dag_runs],
@@ -275,9 +284,11 @@ async def get_conflicts(
     conflict_status: str = Query("pending", alias="status"),
     deal_id: str | None = Query(None),
 ) -> dict[str, Any]:
-    """Sync conflicts by status (``pending`` by default), optionally of one deal."""
+    """Sync conflicts by status (``pending`` by default, ``all`` for every status), optionally
+    of one deal."""
     store = await receiver_state(request).store()
-    conflicts = await asyncio.to_thread(store.list_conflicts, status=conflict_status, deal_id=deal_id)
+    status_filter = None if conflict_status == "all" else conflict_status
+    conflicts = await asyncio.to_thread(store.list_conflicts, status=status_filter, deal_id=deal_id)
     return {"status": conflict_status, "deal_id": deal_id, "conflicts": conflicts}
 
 
