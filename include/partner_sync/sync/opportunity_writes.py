@@ -90,10 +90,24 @@ def update_opportunity(
                 action=action, changes=changes, success=False, error=str(error)[:2000],
             )
             raise
-        written = {**current, "LastModifiedDate": answer.get("LastModifiedDate", current.get("LastModifiedDate"))}
+        written = _as_written(current, body, answer)
         run.audit(
             entity_type="opportunity", entity_id=opportunity_id, deal_id=deal_id, system="aws",
             action=action, changes=changes,
         )
         return UpdateOutcome(UPDATED, written, changes)
     raise AssertionError("unreachable")
+
+
+def _as_written(current: dict[str, Any], body: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+    """The opportunity after the full replace: the body sent, plus what an update never
+    changes (ids, dates, related entities, the review fields AWS owns), new LastModifiedDate."""
+    written = {key: value for key, value in current.items() if key not in body}
+    written.update({key: value for key, value in body.items() if key != "Identifier"})
+    life_cycle = dict(body.get("LifeCycle") or {})
+    for name, value in (current.get("LifeCycle") or {}).items():
+        if name in ("ReviewStatus", "ReviewComments", "ReviewStatusReason", "NextStepsHistory"):
+            life_cycle.setdefault(name, value)
+    written["LifeCycle"] = life_cycle
+    written["LastModifiedDate"] = answer.get("LastModifiedDate", current.get("LastModifiedDate"))
+    return written
