@@ -62,10 +62,12 @@ class DealWriter:
         along with a real change.
         """
         current = current or {}
+        queued = self._updates[str(deal_id)].properties if str(deal_id) in self._updates else {}
         changed = {
             name: "" if value is None else str(value)
             for name, value in properties.items()
-            if _differs(current.get(name), value)
+            # a value queued earlier in the run counts too: the later call must win over it
+            if _differs(current.get(name), value) or (name in queued and _differs(queued[name], value))
         }
         if not (set(changed) - HOUSEKEEPING):
             return False
