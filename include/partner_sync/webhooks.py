@@ -272,7 +272,9 @@ def plan_delivery(events: Sequence[Mapping[str, Any]]) -> DeliveryPlan:
     for event in events:
         decision = route_event(event)
         if decision.dag_id is None:
-            log.info("Ignoring HubSpot event %s on object %s: %s", event.get("eventId"), event.get("objectId"), decision.reason)
+            log.info(
+                "Ignoring HubSpot event %s on object %s: %s", event.get("eventId"), event.get("objectId"), decision.reason
+            )
             ignored.append((event, decision.reason))
         else:
             by_dag.setdefault(decision.dag_id, []).append(event)

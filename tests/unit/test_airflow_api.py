@@ -14,7 +14,8 @@ from partner_sync.airflow_api import AirflowApiClient, AirflowApiError, base_url
 
 
 def make_token(lifetime_s: float, subject: str = "admin") -> str:
-    return jwt.encode({"sub": subject, "exp": int(time.time() + lifetime_s)}, "test-signing-key-of-at-least-32-bytes", algorithm="HS256")
+    claims = {"sub": subject, "exp": int(time.time() + lifetime_s)}
+    return jwt.encode(claims, "test-signing-key-of-at-least-32-bytes", algorithm="HS256")
 
 
 class FakeAirflow:
