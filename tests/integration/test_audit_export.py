@@ -12,6 +12,7 @@ import pytest
 from partner_sync.store import SyncStore
 from partner_sync.sync.audit_export import export_window, read_archive
 from partner_sync.sync.runtime import ConfError, SyncRun, SyncWindow
+from tests.integration.dag_runner import sync_store  # noqa: F401 - fixture
 from tests.integration.store_fixtures import sqlite_url  # noqa: F401 - fixture
 
 DAY = datetime(2026, 3, 14, tzinfo=timezone.utc)
@@ -173,4 +174,18 @@ def test_export_to_s3_through_a_named_connection(run, s3_bucket, monkeypatch):
     summary = export_window(run, INTERVAL)
     keys = [item["Key"] for item in client.list_objects_v2(Bucket=bucket)["Contents"]]
     assert keys == ["trail/date=2026-03-14/part-0.jsonl.gz"]
+    assert summary["entries"] == 1
+
+
+# --- the DAG -----------------------------------------------------------------------------------
+
+
+def test_the_daily_dag_run_exports_the_day_before_its_run(sync_store, archive):  # noqa: F811 - fixture
+    from tests.integration.dag_runner import run_dag
+
+    seed(sync_store, [DAY + timedelta(hours=12), DAY + timedelta(days=1, hours=12)])
+    result = run_dag("audit_export", logical_date=DAY + timedelta(days=1, hours=1))
+    assert result.ok, result.states
+    summary = result.returns["export_interval"]
+    assert summary["path"] == f"{archive}/date=2026-03-14/part-0.jsonl.gz"
     assert summary["entries"] == 1

@@ -1,0 +1,173 @@
+"""``sync_conflict_review`` on a real Airflow (api-server + scheduler, LocalExecutor, SQLite):
+MANUAL conflicts wait as human-in-the-loop questions, one is answered through the REST endpoint
+the UI uses and is applied to both sides, the other times out and stays pending.
+
+The conflicts are real: a linked deal/opportunity pair in the sandbox whose ``amount`` and
+``closedate`` both sides changed, synced by the AWS push with both fields on ``MANUAL``. The
+stack shares the test's sync store (a SQLite file, ``AIRFLOW_CONN_PARTNER_SYNC_DB``). The 24 h
+response timeout is made to pass by moving the waiting task's deadline into the past in the
+metadata DB, which is what 24 hours would do; the scheduler's own timeout sweep does the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from partner_sync.dag_defaults import POOLS
+from partner_sync.mapping.deals import iso_date
+from partner_sync.store import SyncStore
+from partner_sync.sync import aws_push
+from partner_sync.sync.runtime import SyncRun
+from tests.airflow_harness import AirflowDeployment
+from tests.integration.seed003_world import deal, partner_central, seed_deal_properties
+from tests.integration.test_conflicts import OPPORTUNITY, amount_of, aws_pair, change_deal, change_opportunity
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+DAG_ID = "sync_conflict_review"
+TASK = "review_conflict"
+
+
+@pytest.fixture
+def conflicts(clean_sandbox, tmp_path, monkeypatch):
+    """Two pending MANUAL conflicts (amount, closedate) on one linked AWS pair."""
+    url = f"sqlite:///{tmp_path / 'partner_sync.db'}"
+    connection = json.dumps({"conn_type": "generic", "extra": {"url": url}})
+    monkeypatch.setenv("AIRFLOW_CONN_PARTNER_SYNC_DB", connection)
+    monkeypatch.setenv("AIRFLOW_VAR_PARTNER_SYNC_CONFLICT_STRATEGIES", json.dumps({"default": "MANUAL"}))
+    store = SyncStore(url)
+    seed_deal_properties(clean_sandbox)
+    deal_id = aws_pair(clean_sandbox, store)
+    change_deal(clean_sandbox, deal_id, amount="30000", closedate="2027-03-31")
+    change_opportunity(clean_sandbox, Amount="40000", TargetCloseDate="2027-06-30")
+    aws_push.push_deals(SyncRun(dag_id="hubspot_deal_sync", run_id="seed"), [deal_id])
+    pending = {c["field"]: c for c in store.list_conflicts(status="pending")}
+    assert set(pending) == {"amount", "closedate"}
+    return {"sandbox": clean_sandbox, "store": store, "deal_id": deal_id, "pending": pending,
+            "connection": connection}
+
+
+@pytest.fixture
+def airflow(conflicts, tmp_path):
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    shutil.copy(REPO / "dags" / f"{DAG_ID}.py", dags)
+    deployment = AirflowDeployment(dags_folder=dags, extra_env={
+        "AIRFLOW_CONN_PARTNER_SYNC_DB": conflicts["connection"],
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",  # no hourly run racing the triggered one
+        "AIRFLOW__CORE__PARALLELISM": "4",
+    })
+    with deployment:
+        deployment.start_api_server()
+        for pool, (slots, description) in POOLS.items():
+            deployment.api("POST", "/api/v2/pools",
+                           json={"name": pool, "slots": slots, "description": description}).raise_for_status()
+        deployment.start_component("scheduler")
+        yield deployment
+
+
+def wait_for(what: str, check, airflow: AirflowDeployment, timeout: float = 120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}\n--- scheduler ---\n{airflow.log_tail('scheduler')}")
+
+
+def hitl_details(airflow: AirflowDeployment, run_id: str) -> list[dict]:
+    response = airflow.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/hitlDetails")
+    response.raise_for_status()
+    return list(response.json()["hitl_details"])
+
+
+def task_states(airflow: AirflowDeployment, run_id: str) -> dict[str, str]:
+    response = airflow.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
+    response.raise_for_status()
+    return {
+        f"{ti['task_id']}[{ti['map_index']}]" if ti["map_index"] >= 0 else ti["task_id"]: ti["state"]
+        for ti in response.json()["task_instances"]
+    }
+
+
+def expire_question(airflow: AirflowDeployment, run_id: str, map_index: int) -> None:
+    """What 24 hours without an answer do: the waiting task's deadline lies in the past."""
+    with sqlite3.connect(airflow.home / "airflow.db", timeout=30) as db:
+        updated = db.execute(
+            "UPDATE task_instance SET trigger_timeout = '2000-01-01 00:00:00.000000' "
+            "WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND state = 'awaiting_input'",
+            (DAG_ID, run_id, TASK, map_index),
+        ).rowcount
+    assert updated == 1
+
+
+def test_a_manual_conflict_is_answered_in_airflow_and_applied_to_both_sides(conflicts, airflow):
+    sandbox, store, deal_id = conflicts["sandbox"], conflicts["store"], conflicts["deal_id"]
+    response = airflow.api("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {}})
+    assert response.status_code == 200, response.text
+    run_id = response.json()["dag_run_id"]
+
+    # both questions wait for a person: awaiting_input, holding no worker or pool slot
+    def waiting():
+        details = hitl_details(airflow, run_id)
+        states = [d["task_instance"]["state"] for d in details]
+        return details if len(details) == 2 and states == ["awaiting_input"] * 2 else None
+
+    details = {d["task_instance"]["map_index"]: d for d in wait_for("two questions", waiting, airflow)}
+    by_field = {field: index for index, d in details.items() for field in ("amount", "closedate")
+                if f": {field} of deal {deal_id}" in d["subject"]}
+    amount, closedate = by_field["amount"], by_field["closedate"]
+    assert details[amount]["options"] == ["Keep the HubSpot value", "Keep the partner value",
+                                          "Use the value entered below"]
+    assert details[amount]["defaults"] is None  # no default: a timeout never guesses
+    assert "`30000`" in details[amount]["body"] and "40000" in details[amount]["body"]
+    assert float(amount_of(sandbox)) == 40000 and deal(sandbox, deal_id)["amount"] == "30000"
+
+    # the answer, as the UI's Required Actions form sends it
+    answer = airflow.api(
+        "PATCH", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{TASK}/{amount}/hitlDetails",
+        json={"chosen_options": ["Keep the partner value"], "params_input": {"value": None}},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["responded_by"]["name"] == "admin"
+    again = airflow.api(
+        "PATCH", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{TASK}/{amount}/hitlDetails",
+        json={"chosen_options": ["Keep the HubSpot value"], "params_input": {}},
+    )
+    assert again.status_code == 409  # one answer per question
+
+    # nobody answers the other one in time
+    expire_question(airflow, run_id, closedate)
+
+    def finished():
+        response = airflow.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")
+        return response.json()["state"] if response.json()["state"] in ("success", "failed") else None
+
+    state = wait_for("the run to finish", finished, airflow, timeout=180)
+    states = task_states(airflow, run_id)
+    assert states[f"{TASK}[{amount}]"] == "success"
+    assert states[f"{TASK}[{closedate}]"] == "failed"  # HITLTimeoutError: no default to take
+    assert states["apply_decisions"] == "success" and state == "success", states
+
+    # the answer reached both sides; the person is the actor
+    props = deal(sandbox, deal_id)
+    assert float(props["amount"]) == 40000 and float(amount_of(sandbox)) == 40000
+    assert props["aws_last_sync_by"] == "user:admin"
+    resolved = store.get_conflict(conflicts["pending"]["amount"]["id"])
+    assert (resolved.status, resolved.resolution, resolved.resolved_by) == ("resolved", "partner", "user:admin")
+    # the unanswered one is still pending and nothing was guessed on either side
+    left = store.get_conflict(conflicts["pending"]["closedate"]["id"])
+    assert left.status == "pending"
+    assert iso_date(props["closedate"]) == "2027-03-31"
+    assert partner_central(sandbox, "opportunities")[OPPORTUNITY]["LifeCycle"]["TargetCloseDate"] == "2027-06-30"
+    assert props["aws_conflict_status"] == "Pending"
+    assert [e for e in store.audit_history(deal_id) if e["action"] == "conflict_resolved"][0]["actor"] == "user:admin"
