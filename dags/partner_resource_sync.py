@@ -6,8 +6,9 @@ does not exist in the API); what it offers is resource *snapshots* of an opportu
 engagement, and engagement resource associations. This DAG:
 
 - with conf `{"snapshot": {"opportunity_id": "O123"}}` (or `"deal_id"`), snapshots that
-  opportunity into its engagement (CreateResourceSnapshotJob, template from the Variable
-  `partner_sync_aws_snapshot_template`), once per opportunity revision;
+  opportunity into its engagement (CreateResourceSnapshot, template from the Variable
+  `partner_sync_aws_snapshot_template`), once per opportunity revision (the snapshot job
+  started on submission already re-snapshots it after every change);
 - lists every linked engagement's resource associations and snapshots into
   `aws_partner_resources` (JSON), `aws_total_resources`, `aws_last_resource_upload`.
 """

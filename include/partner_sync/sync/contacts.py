@@ -209,7 +209,6 @@ def update_opportunities(run: SyncRun, affected: Mapping[str, Any]) -> dict[str,
                 "aws_contact_company_last_sync": now_iso(),
                 "aws_version": synced.version,
                 "aws_last_sync_by": SYNCED_BY,
-                "aws_sync_status": "synced",
             }, record.properties, action="contact_company_synced")
         elif outcome.status == DEFERRED:
             counts["deferred"] += 1
