@@ -10,58 +10,26 @@ from __future__ import annotations
 
 import logging
 import re
-from functools import lru_cache
 from typing import Any
 
+from partner_sync.ace_model import enum_values, length_limits, member_shape, service_model  # noqa: F401
 from partner_sync.mapping.deals import clean_text, properties_of, truncate
 from partner_sync.mapping.geography import country_code
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAME = "partnercentral-selling"
 
-# --- model facts (botocore's service model, cached) -------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def service_model() -> Any:
-    """botocore's ``partnercentral-selling`` service model (loaded once)."""
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model(SERVICE_NAME)
-
-
-def shape_at(operation: str, path: str) -> Any:
-    """The input shape of ``operation`` at a dotted member path (lists step into members)."""
-    shape = service_model().operation_model(operation).input_shape
-    for name in path.split("."):
-        while shape.type_name == "list":
-            shape = shape.member
-        shape = shape.members[name]
-    return shape
-
-
-def enum_values(operation: str, path: str) -> tuple[str, ...]:
-    """The enumeration of the input member at ``path`` (``()`` when it has none)."""
-    shape = shape_at(operation, path)
-    while shape.type_name == "list":
-        shape = shape.member
-    return tuple(getattr(shape, "enum", None) or ())
+# --- model facts: botocore's service model, through ace_model (its one home) ----------------
 
 
 def max_length(operation: str, path: str) -> int | None:
     """The maximum length of a string member (from ``max`` or a ``.{m,n}`` pattern)."""
-    shape = shape_at(operation, path)
-    if "max" in shape.metadata:
-        return int(shape.metadata["max"])
-    match = re.search(r"\{(\d+),(\d+)\}", shape.metadata.get("pattern", ""))
-    return int(match.group(2)) if match else None
+    return length_limits(operation, path)[1]
 
 
 def list_max(operation: str, path: str) -> int | None:
     """The maximum number of items of a list member, if the model sets one."""
-    shape = shape_at(operation, path)
-    value = shape.metadata.get("max")
+    value = member_shape(operation, path).metadata.get("max")
     return int(value) if value is not None else None
 
 

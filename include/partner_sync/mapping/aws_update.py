@@ -14,17 +14,22 @@ import copy
 import json
 from typing import Any
 
-from partner_sync.mapping.aws_account import account_from_company, contacts_from_hubspot, service_model
+from partner_sync.ace_model import (
+    ACTION_REQUIRED,
+    READ_ONLY_MEMBERS,
+    REVIEW_LOCKED_STATUSES,
+    action_required_editable,
+    update_members,
+    update_request_from_opportunity,
+)
+from partner_sync.mapping.aws_account import account_from_company, contacts_from_hubspot
 from partner_sync.mapping.deals import amount_string
 
 DEFAULT_CLOSED_LOST_REASON = "Other"
 SPEND_FREQUENCY = "Monthly"
 SPEND_TARGET_COMPANY = "AWS"
-#: review statuses in which an opportunity is read-only (api-facts §1.4)
-REVIEW_LOCKED_STATUSES = frozenset({"Submitted", "In review", "Rejected"})
 #: once past this review status, Project.Title is immutable
 EDITABLE_TITLE_STATUS = "Pending Submission"
-ACTION_REQUIRED = "Action Required"
 
 #: the opportunity fields this package writes (dotted paths; ``ExpectedCustomerSpend.*`` is the
 #: first spend entry). Everything else in an opportunity is preserved on update.
@@ -45,16 +50,12 @@ MANAGED_FIELDS: tuple[str, ...] = (
     "LifeCycle.ClosedLostReason",
 )
 
-#: what ACE lets a partner change while ReviewStatus is "Action Required" (api-facts §1.4)
-ACTION_REQUIRED_EDITABLE: frozenset[str] = frozenset({
-    "Customer.Account.Address",
-    "Customer.Account.WebsiteUrl",
-    "LifeCycle.TargetCloseDate",
-    "Project.ExpectedCustomerSpend.Amount",
-    "Project.ExpectedCustomerSpend.CurrencyCode",
-    "Project.CustomerBusinessProblem",
-    "PartnerOpportunityIdentifier",
-})
+#: the managed fields ACE lets a partner change while ReviewStatus is "Action Required"
+#: (the whitelist itself lives in ace_model with the other documented service rules)
+ACTION_REQUIRED_EDITABLE: frozenset[str] = frozenset(
+    path for path in MANAGED_FIELDS
+    if action_required_editable(path.replace("ExpectedCustomerSpend.", "ExpectedCustomerSpend[0]."))
+)
 
 #: account and contact fields (seed 003 feature 1: company/contact changes)
 ACCOUNT_AND_CONTACT_FIELDS: tuple[str, ...] = tuple(
@@ -62,9 +63,7 @@ ACCOUNT_AND_CONTACT_FIELDS: tuple[str, ...] = tuple(
 )
 
 #: GetOpportunity members AWS sets and partners never send back
-READ_ONLY_FIELDS: frozenset[str] = frozenset({
-    "LifeCycle.ReviewStatus", "LifeCycle.ReviewComments", "LifeCycle.ReviewStatusReason",
-})
+READ_ONLY_FIELDS: frozenset[str] = frozenset(READ_ONLY_MEMBERS)
 
 
 # --- dotted paths -----------------------------------------------------------------------------
@@ -184,22 +183,9 @@ def _desired_value(current: dict[str, Any], desired: dict[str, Any], path: str) 
     return _KEEP if value is None else value
 
 
-def _restrict(value: Any, shape: Any, prefix: str) -> Any:
-    if shape.type_name == "structure" and isinstance(value, dict):
-        restricted = {}
-        for name, member in shape.members.items():
-            path = f"{prefix}.{name}" if prefix else name
-            if name in value and value[name] is not None and path not in READ_ONLY_FIELDS:
-                restricted[name] = _restrict(value[name], member, path)
-        return restricted
-    if shape.type_name == "list" and isinstance(value, list):
-        return [_restrict(item, shape.member, prefix) for item in value]
-    return copy.deepcopy(value)
-
-
 def update_request_members() -> tuple[str, ...]:
     """Top-level members of UpdateOpportunityRequest (from botocore's model)."""
-    return tuple(service_model().operation_model("UpdateOpportunity").input_shape.members)
+    return tuple(sorted(update_members()))
 
 
 def opportunity_update(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
@@ -210,10 +196,9 @@ def opportunity_update(current: dict[str, Any], desired: dict[str, Any]) -> dict
     it, and overlays :func:`opportunity_changes`. Defaults the partner never set (delivery
     models, primary needs, sales activities, opportunity type) are filled from ``desired``.
     """
-    shape = service_model().operation_model("UpdateOpportunity").input_shape
-    body = _restrict(current, shape, "")
-    body["Identifier"] = current.get("Id") or current.get("Identifier")
-    body["LastModifiedDate"] = current.get("LastModifiedDate")
+    body = copy.deepcopy(update_request_from_opportunity(
+        {**current, "Id": current.get("Id") or current.get("Identifier")}
+    ))
     for path, change in opportunity_changes(current, desired).items():
         _set_field(body, path, change["after"])
     for path in ("OpportunityType", "PrimaryNeedsFromAws", "NationalSecurity",
