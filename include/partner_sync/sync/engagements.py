@@ -139,7 +139,7 @@ def sync_engagements(run: SyncRun) -> dict[str, int]:
     counts = {"linked": 0, "with_engagement": 0, "updated": 0, "status_changes": 0, "missing": 0}
     associations: dict[str, list[tuple[str, Any]]] | None = None
     writer = DealWriter(run, "aws")
-    for links in _chunks(run.store.all_links("aws"), CHUNK):
+    for links in link_batches(run.store.all_links("aws"), CHUNK):
         counts["linked"] += len(links)
         if associations is None:
             associations = opportunity_engagements(run)
@@ -206,7 +206,8 @@ def status_change_note(view: EngagementView, opportunity_id: str, previous: str,
             f"(opportunity {opportunity_id} is at stage {stage}).")
 
 
-def _chunks(links: Iterable[Link], size: int) -> Iterator[list[Link]]:
+def link_batches(links: Iterable[Link], size: int) -> Iterator[list[Link]]:
+    """The links in lists of ``size`` (the store pages through them; so do we)."""
     batch: list[Link] = []
     for link in links:
         batch.append(link)

@@ -48,9 +48,9 @@ from partner_sync.sync.deals import read_deals
 from partner_sync.sync.engagements import (
     CHUNK,
     RESOURCE_TYPE_OPPORTUNITY,
-    _chunks,
     choose_engagement,
     engagement_summaries,
+    link_batches,
 )
 from partner_sync.sync.runtime import ConfError
 from partner_sync.sync.writeback import DealWriter
@@ -177,7 +177,7 @@ def sync_resources(run: SyncRun) -> dict[str, int]:
     writer = DealWriter(run, "aws")
     by_engagement: dict[str, list[dict[str, Any]]] | None = None
     engagements_of: dict[str, list[str]] = {}
-    for links in _chunks(run.store.all_links("aws"), CHUNK):
+    for links in link_batches(run.store.all_links("aws"), CHUNK):
         counts["linked"] += len(links)
         if by_engagement is None:
             by_engagement, engagements_of = resource_associations(run)
