@@ -17,6 +17,7 @@ import pytest
 
 from partner_sync.config import ConfigError
 from partner_sync.mapping.aws import deal_fields_from_opportunity
+from partner_sync.mapping.deals import iso_date
 from partner_sync.mapping.microsoft import deal_fields_from_referral
 from partner_sync.store import SyncStore
 from partner_sync.sync import aws_poll, aws_push, microsoft_poll, microsoft_push
@@ -375,3 +376,25 @@ def test_the_review_dag_with_nothing_pending_asks_nothing_and_succeeds(sync_stor
     assert result.states["list_pending_conflicts"] == "success"
     assert result.states["review_conflict"] == "skipped"  # zero questions: nothing mapped
     assert result.returns["apply_decisions"] == {"applied": 0, "unanswered": 0, "skipped": 0}
+
+
+def test_a_value_the_partner_refuses_leaves_the_conflict_pending_and_tells_the_deal(clean_sandbox, store,
+                                                                                   monkeypatch):
+    deal_id = aws_pair(clean_sandbox, store)
+    strategies(monkeypatch, "MANUAL")
+    change_deal(clean_sandbox, deal_id, closedate="2027-02-28")
+    change_opportunity(clean_sandbox, TargetCloseDate="2027-04-30")
+    aws_push.push_deals(run_as(), [deal_id])
+    [pending] = conflicts(store, "pending")
+    writes = clean_sandbox.stats("partner_central")["by_route"].get("UpdateOpportunity", 0)
+
+    # ACE refuses a target close date in the past: checked before any call
+    outcome = apply_decision(run_as("sync_conflict_review"), pending["id"], "Use the value entered below", "gina",
+                             entered_value="2020-01-31")
+    assert outcome == "rejected"
+    assert clean_sandbox.stats("partner_central")["by_route"].get("UpdateOpportunity", 0) == writes
+    assert store.get_conflict(pending["id"]).status == "pending"
+    assert iso_date(deal(clean_sandbox, deal_id)["closedate"]) == "2027-02-28"
+    assert any("could not be written to AWS Partner Central" in note for note in notes_on(clean_sandbox, deal_id))
+    [rejected] = [e for e in store.audit_history(deal_id) if e["action"] == "conflict_decision_rejected"]
+    assert rejected["actor"] == "user:gina" and rejected["success"] is False

@@ -8,7 +8,10 @@ referral (JSON Patch with ``If-Match``; 412 → re-read and retry), then to the 
 records the value as the new last-synced snapshot (``version`` + 1 = the deal's
 ``aws_version``). Every write is audited with the person as the actor (:class:`ActingRun`).
 
-Writes only set values, so applying the same decision again after a failure is harmless.
+Writes only set values, so applying the same decision again after a failure is harmless. A
+write the partner refuses for good (a value ACE's rules or Partner Center reject) raises
+:class:`DecisionRejected` before anything else is written: the caller leaves the conflict
+pending and tells the deal why; transient failures propagate so the task is retried.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from partner_sync.conflicts import normalise, to_utc
-from partner_sync.hooks.partner_center_errors import PreconditionFailed
+from botocore.exceptions import ClientError
+
+from partner_sync.conflicts import normalise
+from partner_sync.hooks.partner_center_errors import PartnerCenterError, PreconditionFailed
 from partner_sync.mapping.aws import (
     HUBSPOT_STAGE_TO_ACE,
     deal_fields_from_opportunity,
@@ -43,7 +48,7 @@ from partner_sync.mapping.microsoft import (
     referral_patch,
 )
 from partner_sync.store import Conflict
-from partner_sync.store.models import iso
+from partner_sync.sync import aws_pair, microsoft_pair
 from partner_sync.sync.deals import DEAL_PROPERTIES
 from partner_sync.sync.opportunity_writes import DEFERRED, UPDATED, update_opportunity
 from partner_sync.sync.reconcile import hubspot_properties
@@ -53,28 +58,20 @@ log = logging.getLogger(__name__)
 
 ACTION = "resolve_conflict"
 PATCH_ATTEMPTS = 4
-#: deal field → the opportunity members that carry it (dotted, as mapping.aws_update spells them)
-OPPORTUNITY_PATHS: dict[str, tuple[str, ...]] = {
-    "dealname": ("Project.Title",),
-    "description": ("Project.CustomerBusinessProblem",),
-    "amount": ("Project.ExpectedCustomerSpend.Amount",),
-    "closedate": ("LifeCycle.TargetCloseDate",),
-    "dealstage": ("LifeCycle.Stage", "LifeCycle.ClosedLostReason"),
-}
-#: deal field → the referral members (JSON pointers) that carry it
-REFERRAL_POINTERS: dict[str, tuple[str, ...]] = {
-    "dealname": ("/name",),
-    "description": ("/details/notes",),
-    "amount": ("/details/dealValue",),
-    "closedate": ("/details/closingDateTime",),
-    "dealstage": ("/status", "/substatus"),
-}
 TEXT_LIMITS = {"dealname": 255, "description": 2000}
 PARTNER_NAMES = {"aws": "AWS Partner Central", "microsoft": "Microsoft Partner Center"}
 
 
 class InvalidValueError(ValueError):
     """A value typed by a person that the field cannot hold; the message says why."""
+
+
+class DecisionRejected(Exception):
+    """The partner refuses the chosen value for good; ``note`` (plain text) says why."""
+
+    def __init__(self, note: str) -> None:
+        super().__init__(note)
+        self.note = note
 
 
 class ActingRun:
@@ -139,10 +136,19 @@ def apply_value(run: ActingRun, conflict: Conflict, value: Any) -> None:
     properties = deal_properties(conflict.field, value, current.get("dealname"), conflict.system)
     merged = {"id": conflict.deal_id, "properties": {**current, **properties}}
     written = PartnerWrite()
-    if partner_id and conflict.system == "aws":
-        written = _write_opportunity(run, conflict, partner_id, merged, properties)
-    elif partner_id:
-        written = _write_referral(run, conflict, partner_id, merged)
+    try:
+        if partner_id and conflict.system == "aws":
+            written = _write_opportunity(run, conflict, partner_id, merged, properties)
+        elif partner_id:
+            written = _write_referral(run, conflict, partner_id, merged)
+    except aws_pair.DealRejected as rejected:
+        raise DecisionRejected(html.unescape(rejected.note.replace("<br>", "\n"))) from rejected
+    except (ClientError, PartnerCenterError) as error:
+        permanent = aws_pair.is_permanent(error) if isinstance(error, ClientError) else microsoft_pair.is_permanent(error)
+        if not permanent:
+            raise
+        message = getattr(error, "message", None) or str(error)
+        raise DecisionRejected(f"{PARTNER_NAMES[conflict.system]} refused the value: {message}") from error
     version = None
     if link is not None:
         took = normalise(conflict.field, written.holds) == normalise(conflict.field, value)
@@ -186,13 +192,14 @@ def _write_opportunity(
 ) -> PartnerWrite:
     full = deal_to_opportunity(merged, None, None)
     desired: dict[str, Any] = {}
-    for path in OPPORTUNITY_PATHS.get(conflict.field, ()):
-        _put(desired, path, field_value(full, path))
+    path = aws_pair.FIELD_PATHS[conflict.field]  # Stage brings ClosedLostReason along (mapping rules)
+    _put(desired, path, field_value(full, path))
 
     def change(current: dict[str, Any]) -> dict[str, Any]:
         if conflict.field == "amount" and not field_value(current, "Project.ExpectedCustomerSpend.CurrencyCode"):
             _put(desired, "Project.ExpectedCustomerSpend.CurrencyCode",
                  field_value(full, "Project.ExpectedCustomerSpend.CurrencyCode"))
+        aws_pair.check_update(run, current, desired, opportunity_id)  # model and ACE rules, before any call
         return desired
 
     outcome = update_opportunity(
@@ -202,15 +209,15 @@ def _write_opportunity(
     opportunity = outcome.opportunity
     if outcome.status == UPDATED:
         opportunity = run.partner_central.get_opportunity(Identifier=opportunity_id)
-    version = iso(to_utc(opportunity.get("LastModifiedDate"))) if outcome.status != DEFERRED else None
+    version = aws_pair.version_of(opportunity) if outcome.status != DEFERRED else None
     return PartnerWrite(deal_fields_from_opportunity(opportunity).get(conflict.field), version)
 
 
 def _write_referral(run: ActingRun, conflict: Conflict, referral_id: str, merged: dict[str, Any]) -> PartnerWrite:
     full = deal_to_referral(merged, None, None)
     desired: dict[str, Any] = {}
-    for pointer in REFERRAL_POINTERS.get(conflict.field, ()):
-        _put(desired, pointer.strip("/").replace("/", "."), field_value_at(full, pointer))
+    for pointer in microsoft_pair.FIELD_POINTERS[conflict.field]:
+        _put(desired, pointer.strip("/").replace("/", "."), microsoft_pair.pointer_get(full, pointer))
     for attempt in range(1, PATCH_ATTEMPTS + 1):
         current = run.partner_center.get_referral(referral_id)
         holds = deal_fields_from_referral(current).get(conflict.field)
@@ -231,7 +238,7 @@ def _write_referral(run: ActingRun, conflict: Conflict, referral_id: str, merged
         run.audit(
             entity_type="referral", entity_id=referral_id, deal_id=conflict.deal_id, system="microsoft",
             action=ACTION,
-            changes={op["path"]: {"before": field_value_at(current, op["path"]), "after": op["value"]}
+            changes={op["path"]: {"before": microsoft_pair.pointer_get(current, op["path"]), "after": op["value"]}
                      for op in operations},
         )
         return PartnerWrite(deal_fields_from_referral(written).get(conflict.field), written.get("eTag"))
@@ -245,7 +252,7 @@ def _write_deal(
     wanted = dict(properties)
     if conflict.system == "aws":
         still_pending = [c for c in run.store.list_conflicts(status="pending", deal_id=conflict.deal_id)
-                         if c["system"] == "aws"]
+                         if c["system"] == "aws" and c["id"] != conflict.id]
         wanted["aws_conflict_status"] = "Pending" if still_pending else "Resolved"
         wanted["aws_last_sync_by"] = run.actor
         wanted["aws_last_conflict_date"] = now_iso()
@@ -258,16 +265,6 @@ def _write_deal(
     writer.flush()
     if writer.failed:
         raise RuntimeError(f"deal {conflict.deal_id} was not updated: {writer.failed[conflict.deal_id]}")
-
-
-def field_value_at(document: dict[str, Any], pointer: str) -> Any:
-    """The value at a JSON pointer (``/details/notes``), ``None`` if absent."""
-    node: Any = document
-    for part in pointer.strip("/").split("/"):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    return node
 
 
 def _put(document: dict[str, Any], dotted: str, value: Any) -> None:

@@ -22,6 +22,7 @@ the conflict pending: nothing is guessed.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -30,8 +31,16 @@ from typing import Any
 
 from partner_sync.conflicts import normalise, to_utc
 from partner_sync.store import Conflict, ConflictStateError
-from partner_sync.sync.conflict_apply import PARTNER_NAMES, ActingRun, InvalidValueError, apply_value, check_value
+from partner_sync.sync.conflict_apply import (
+    PARTNER_NAMES,
+    ActingRun,
+    DecisionRejected,
+    InvalidValueError,
+    apply_value,
+    check_value,
+)
 from partner_sync.sync.runtime import ConfError, SyncRun
+from partner_sync.sync.writeback import DealWriter
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +211,8 @@ def apply_answers(run: SyncRun, questions: list[dict[str, Any]], ti: Any, task_i
             fingerprint=question.get("fingerprint"),
         )
         counts["applied" if outcome == "applied" else "skipped"] += 1
+        if outcome != "applied":
+            log.info("conflict %s: %s", question["conflict_id"], outcome)
     log.info("conflict answers: %s", counts)
     return counts
 
@@ -214,12 +225,14 @@ def apply_decision(
     entered_value: Any = None,
     fingerprint: str | None = None,
 ) -> str:
-    """Apply one person's choice to both systems and resolve the conflict.
+    """Apply one person's choice to both systems, then resolve the conflict.
 
-    Returns ``applied``, or why not: ``stale`` (the values changed since the question),
-    ``resolved`` (someone else decided first), ``invalid`` (an entered value the field cannot
-    take), ``missing``. Only ``applied`` changes anything. Safe to repeat after a failure: the
-    same person's same decision is re-applied (every write sets a value, so it is idempotent).
+    Returns ``applied``, or why nothing was done and the conflict stays as it is: ``stale``
+    (its values changed since the question: it is asked again), ``resolved`` (decided
+    already), ``invalid`` (a typed value the field cannot hold), ``rejected`` (the partner
+    refuses the value for good; the deal gets a note), ``missing``. The conflict is resolved
+    only after both writes, so a failure leaves it pending and a retry writes again (every
+    write sets a value: repeating it is harmless).
     """
     if choice not in RESOLUTION_BY_OPTION:
         raise ValueError(f"unknown choice {choice!r}; expected one of {OPTIONS}")
@@ -227,30 +240,33 @@ def apply_decision(
     if conflict is None:
         log.warning("conflict %s does not exist", conflict_id)
         return "missing"
+    if conflict.status != "pending":
+        log.info("conflict %s was already resolved by %s (%s)", conflict_id, conflict.resolved_by, conflict.resolution)
+        return "resolved"
+    if fingerprint is not None and fingerprint != conflict_fingerprint(conflict):
+        log.warning("conflict %s changed since it was asked; it stays pending and is asked again", conflict_id)
+        return "stale"
     resolution = RESOLUTION_BY_OPTION[choice]
-    value = {"hubspot": conflict.hubspot_value, "partner": conflict.partner_value}.get(resolution, entered_value)
+    value = {"hubspot": conflict.hubspot_value, "partner": conflict.partner_value}.get(resolution)
     if resolution == "custom":
         try:
             value = check_value(conflict.field, entered_value)
         except InvalidValueError as error:
             log.warning("conflict %s: %s; it stays pending", conflict_id, error)
             return "invalid"
-    actor = f"user:{responded_by}"
-    if conflict.status == "pending":
-        if fingerprint is not None and fingerprint != conflict_fingerprint(conflict):
-            log.warning("conflict %s changed since it was asked; it stays pending and is asked again", conflict_id)
-            return "stale"
-        try:
-            conflict = run.store.resolve_conflict(conflict_id, resolution, value, resolved_by=actor)
-        except ConflictStateError:
-            conflict = run.store.get_conflict(conflict_id)  # a concurrent answer: see below
-    if conflict is None or conflict.status != "resolved":
-        return "missing"
-    if (conflict.resolved_by, conflict.resolution, conflict.resolved_value) != (actor, resolution, value):
-        log.info("conflict %s was already resolved by %s (%s)", conflict_id, conflict.resolved_by, conflict.resolution)
+    acting = ActingRun(run, f"user:{responded_by}")
+    try:
+        apply_value(acting, conflict, value)
+    except DecisionRejected as rejected:
+        log.warning("conflict %s: the decision of %s cannot be applied: %s", conflict_id, responded_by, rejected.note)
+        reject_note(acting, conflict, value, rejected.note)
+        return "rejected"
+    try:
+        run.store.resolve_conflict(conflict_id, resolution, value, resolved_by=acting.actor)
+    except ConflictStateError as error:
+        log.warning("conflict %s was resolved meanwhile (%s); %s's value was written last", conflict_id, error,
+                    responded_by)
         return "resolved"
-    acting = ActingRun(run, actor)
-    apply_value(acting, conflict, value)
     acting.audit(
         entity_type="conflict", entity_id=conflict.partner_id or conflict.deal_id, deal_id=conflict.deal_id,
         system=conflict.system, action="conflict_resolved",
@@ -262,6 +278,21 @@ def apply_decision(
     log.info("conflict %s (%s of deal %s) resolved by %s: %s", conflict_id, conflict.field,
              conflict.deal_id, responded_by, resolution)
     return "applied"
+
+
+def reject_note(run: ActingRun, conflict: Conflict, value: Any, reason: str) -> None:
+    """Tell the deal (a note) and the audit why a person's decision was not applied."""
+    run.audit(
+        entity_type="conflict", entity_id=conflict.partner_id or conflict.deal_id, deal_id=conflict.deal_id,
+        system=conflict.system, action="conflict_decision_rejected", success=False, error=reason[:2000],
+        changes={conflict.field: {"before": None, "after": value}},
+    )
+    writer = DealWriter(run, conflict.system)
+    writer.note(conflict.deal_id, html.escape(
+        f"The value {value!r} chosen by {run.actor} for {conflict.field} could not be written to "
+        f"{PARTNER_NAMES[conflict.system]}, so the conflict is still pending and will be asked again.\n{reason}"
+    )[:2000].replace("\n", "<br>"))
+    writer.flush()
 
 
 def _responder(user: Any) -> str:
