@@ -78,6 +78,8 @@ POINTER_NAMES: dict[str, str] = {
 }
 #: the link-snapshot key that remembers the blocked values a note was already written for
 BLOCKED_KEY = "_closed_note"
+#: the link-snapshot key holding a digest of the company/contacts last reconciled by a push
+PROFILE_KEY = "_profile"
 
 
 class PairGaveUp(PartnerCenterError):
@@ -138,6 +140,28 @@ def audit_referral_write(
 ) -> None:
     run.audit(entity_type="referral", entity_id=str(referral_id), deal_id=str(deal_id), system=SYSTEM,
               action=action, changes=changes, success=success, error=error)
+
+
+def profile_digest(record: DealRecord) -> str:
+    """A digest of what the deal's company and contacts make of the referral's profile."""
+    full = deal_to_referral(record.as_object(), record.company, record.contacts)
+    values = [(pointer, pointer_get(full, pointer)) for pointer in PROFILE_POINTERS]
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def unchanged_in_hubspot(record: DealRecord, link: Link) -> bool:
+    """Nothing on the HubSpot side moved since the pair was last synced: the synced fields hold
+    the link's snapshot, company and contacts give the same profile, and the deal carries the
+    referral's id and ``synced``. A push then has nothing to send and need not read the
+    referral (partner-side changes are the poll's to bring in)."""
+    if link.last_synced_at is None or link.snapshot.get(PROFILE_KEY) != profile_digest(record):
+        return False
+    properties = record.properties
+    if properties.get("microsoft_referral_id") != link.partner_id or properties.get("microsoft_sync_status") != "synced":
+        return False
+    values = referral_fields_from_deal(record.as_object())
+    return all(normalise(name, link.snapshot.get(name)) == normalise(name, values.get(name))
+               for name in SYNCED_DEAL_FIELDS)
 
 
 def desired_referral(
@@ -222,6 +246,8 @@ def sync_pair(
             snapshot[name] = base[name] if base and name in base else partner_now.get(name)
     if blocked:
         snapshot[BLOCKED_KEY] = _blocked_digest(blocked)
+    elif include_profile:
+        snapshot[PROFILE_KEY] = profile_digest(record)
     if decision.pending:
         record_pending_conflicts(run, SYSTEM, record.id, referral_id, decision,
                                  record.modified_at, referral.get("updatedDateTime"))

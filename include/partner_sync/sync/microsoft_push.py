@@ -4,6 +4,8 @@ For each hundred deals: one :func:`~partner_sync.sync.deals.read_deals` (deal, c
 contacts), one store read of the links, and, for the deals without a link, one list call per
 twenty deals that finds referrals already made for them (``externalReferenceId`` = deal id).
 
+- **Linked, nothing changed in HubSpot since the last sync** (a redelivered webhook, the echo
+  of the poll's own write): no call at all.
 - **Linked** (or found): the referral is read and the pair reconciled
   (:func:`partner_sync.sync.microsoft_pair.sync_pair`): a JSON Patch of the HubSpot-won fields
   and of company/contacts that differ, ``If-Match`` with 412 → re-read and retry; a Closed
@@ -32,14 +34,17 @@ from partner_sync.mapping.microsoft import MICROSOFT_TAG, deal_fields_from_refer
 from partner_sync.store.links import LinkConflictError
 from partner_sync.sync.deals import read_deals
 from partner_sync.sync.microsoft_pair import (
+    PROFILE_KEY,
     SYSTEM,
     audit_referral_write,
     failure_note,
     is_permanent,
     note_html,
     pointer_values,
+    profile_digest,
     referral_status_properties,
     sync_pair,
+    unchanged_in_hubspot,
 )
 from partner_sync.sync.writeback import DealWriter
 
@@ -93,6 +98,9 @@ def _push_chunk(run: SyncRun, deal_ids: list[str], strategies: StrategyConfig) -
                     _create(run, writer, record)
                     run.count("created")
                     continue
+                if referral is None and unchanged_in_hubspot(record, link):
+                    run.count("unchanged")
+                    continue
                 if referral is None:
                     referral = run.partner_center.get_referral(link.partner_id)
                 run.count(sync_pair(run, writer, record, link, referral, strategies, include_profile=True))
@@ -112,8 +120,8 @@ def _create(run: SyncRun, writer: DealWriter, record: DealRecord) -> None:
     referral = run.partner_center.create_referral(body, request_id=request_id)
     referral_id = str(referral["id"])
     run.store.complete_client_token(SYSTEM, record.id, CREATE_OPERATION, referral_id)
-    run.store.upsert_link(SYSTEM, record.id, referral_id, snapshot=deal_fields_from_referral(referral),
-                          partner_version=referral.get("eTag"))
+    snapshot = {**deal_fields_from_referral(referral), PROFILE_KEY: profile_digest(record)}
+    run.store.upsert_link(SYSTEM, record.id, referral_id, snapshot=snapshot, partner_version=referral.get("eTag"))
     run.store.record_sync(SYSTEM, record.id, snapshot=None, partner_version=None, bump_version=True)
     audit_referral_write(run, "create_referral", referral_id, record.id,
                          {pointer: {"before": None, "after": value} for pointer, value in pointer_values(referral).items()})
