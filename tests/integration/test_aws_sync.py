@@ -106,7 +106,15 @@ def push(*deal_ids: str, retries: int = 0):
 
 @pytest.fixture
 def fast_retries(monkeypatch):
-    """The AWS tasks retry at once (the DAGs' 15 s backoff would only slow the test down)."""
+    """The AWS tasks retry at once (the DAGs' 15 s backoff would only slow the test down).
+
+    ``dag.test()`` re-parses the DAG files into the metadata DB (the copy the execution API
+    times retries with) and schedules with the DAG object itself: both are given no delay.
+    """
+    from partner_sync.dag_defaults import DEFAULT_ARGS
+
+    monkeypatch.setitem(DEFAULT_ARGS, "retry_delay", timedelta(0))
+    monkeypatch.setitem(DEFAULT_ARGS, "retry_exponential_backoff", 0)
     for dag_id, task_id in (("hubspot_deal_sync", "push_aws"), ("partner_central_opportunity_poll", "accept_invitations")):
         task = load_dag(dag_id).task_dict[task_id]
         monkeypatch.setattr(task, "retry_delay", timedelta(0))

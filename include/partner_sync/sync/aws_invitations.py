@@ -20,6 +20,10 @@ a read) before it is ever started again, and the deal is an upsert by opportunit
 run that repeats, or dies between any two steps, finds the same task, the same opportunity
 and the same deal. An opportunity already linked is never given a second deal.
 
+The new deal gets no company or contacts in HubSpot (``customer_name`` names the customer);
+the HubSpot deal id reaches the opportunity as ``PartnerOpportunityIdentifier`` with the pair's
+first update (a deal edit, or any later change the poll syncs), not with an extra write here.
+
 Lead invitations (``LeadInvitation``) carry no opportunity; they are left for a person to
 answer in Partner Central. A task that is still running after about a minute is resumed by
 the next run; a FAILED one (expired, already answered) is audited and not retried.
@@ -136,6 +140,8 @@ def _not_accepted(run: SyncRun, invitation: dict[str, Any], task: dict[str, Any]
     if task is not None:
         run.audit(entity_type="opportunity", entity_id=invitation_id, system=SYSTEM, action="accept_invitation",
                   success=False, error=reason)
+    if task is not None or invitation.get("Status") in ("REJECTED", "EXPIRED"):
+        # settled for good: the reservation is closed so later runs stop looking at it
         run.store.complete_client_token(SYSTEM, invitation_id, ACCEPT_OPERATION, None)
     run.count("not_accepted")
     return None

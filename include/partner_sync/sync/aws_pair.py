@@ -42,6 +42,7 @@ from partner_sync.conflicts import StrategyConfig, to_utc
 from partner_sync.hooks.partner_central import error_code, error_fields
 from partner_sync.mapping.ace_rules import business_problems, problems_note
 from partner_sync.mapping.aws import (
+    ACTION_REQUIRED,
     EDITABLE_TITLE_STATUS,
     SYNCED_DEAL_FIELDS,
     deal_fields_from_opportunity,
@@ -120,7 +121,7 @@ def is_permanent(error: BaseException) -> bool:
 
 def note_html(text: str) -> str:
     """Plain text (one line per item) as a HubSpot note body (HTML)."""
-    return html.escape(text).replace("\n", "<br>")
+    return html.escape(text, quote=False).replace("\n", "<br>")
 
 
 def rejection_note(error: ClientError) -> str:
@@ -246,6 +247,9 @@ def sync_pair(
         status, current = outcome.status, outcome.opportunity
         if status == DEFERRED:  # locked between our read and the write: re-decide on that state
             desired_for(current)
+        elif status == UPDATED and review_status(current) == ACTION_REQUIRED:
+            # AWS puts an answered opportunity back into review: show the deal what it is now
+            current = run.partner_central.get_opportunity(Identifier=link.partner_id)
     if status == DEFERRED or decided.held:
         _defer(run, writer, record, link, decided, hubspot_values, desired, pending)
 
