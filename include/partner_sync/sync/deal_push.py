@@ -31,7 +31,6 @@ MAX_DEAL_IDS = 10_000
 MAX_EVENTS = 1_000
 OWNER_PROPERTY = "hubspot_owner_id"
 _DEAL_ID = re.compile(r"^[0-9]{1,20}$")
-_ASSIGN_REQUIRED = ("email", "first_name", "last_name", "title")
 
 
 def plan_push(run: SyncRun, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -126,23 +125,11 @@ def deal_ids_from_events(events: list[dict[str, Any]]) -> tuple[list[str], list[
 
 
 def assignment_from_conf(params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The form's manual assignment, checked; ``None`` when not asked for."""
-    raw = params.get("assign")
-    if raw is None or raw == {}:
-        return None
-    if not isinstance(raw, dict):
-        raise ConfError(f"conf.assign must be an object, got {type(raw).__name__}")
-    for name in _ASSIGN_REQUIRED:
-        value = raw.get(name)
-        if not isinstance(value, str) or not value.strip():
-            raise ConfError(f"conf.assign.{name} is required")
-    if "@" not in raw["email"]:
-        raise ConfError(f"conf.assign.email is not an e-mail address: {raw['email']!r}")
-    if not raw.get("deal_id") and not raw.get("opportunity_id"):
-        raise ConfError("conf.assign needs deal_id or opportunity_id")
-    if raw.get("deal_id") is not None and not _DEAL_ID.match(str(raw["deal_id"])):
-        raise ConfError(f"conf.assign.deal_id is not a HubSpot deal id: {raw['deal_id']!r}")
-    return dict(raw)
+    """The form's manual assignment, checked by the assignment step's own rules (so a bad form
+    fails the plan, before anything is pushed); ``None`` when not asked for."""
+    from partner_sync.sync.assignment import manual_assignment
+
+    return manual_assignment(params.get("assign"))
 
 
 def read_deal_names(run: SyncRun, deal_ids: list[str]) -> dict[str, str]:
