@@ -33,7 +33,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -171,7 +171,8 @@ def wait_for_task(list_tasks: Callable[..., dict[str, Any]], task: dict[str, Any
     return task
 
 
-def today_utc():
+def today_utc() -> date:
+    """Today in UTC (ACE rejects a target close date before it)."""
     return datetime.now(timezone.utc).date()
 
 
