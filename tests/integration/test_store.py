@@ -291,6 +291,48 @@ def test_a_row_forged_with_a_valid_hash_is_detected(store, uid):
     assert store.verify_audit_chain(f"O{uid}") == [seq]
 
 
+def test_bulk_append_chains_like_single_appends(store, uid):
+    _append(store, f"O{uid}")  # an existing chain is continued
+    entry = {"entity_type": "opportunity", "system": "aws", "action": "update_opportunity",
+             "source": "hubspot_deal_sync", "actor": "airflow:hubspot_deal_sync"}
+    written = store.append_audits([
+        {**entry, "entity_id": f"O{uid}", "changes": {"amount": {"before": "20", "after": "30"}}},
+        {**entry, "entity_id": f"P{uid}", "deal_id": f"d{uid}", "changes": {"token": {"before": None, "after": "s3cret"}}},
+        {**entry, "entity_id": f"O{uid}", "success": False, "error": "ValidationException"},
+    ])
+    history = store.audit_history(f"O{uid}")
+    assert [e["seq"] for e in history[1:]] == [written[0]["seq"], written[2]["seq"]]
+    assert history[1:] == [written[0], written[2]]
+    assert [e["prev_hash"] for e in history[1:]] == [e["hash"] for e in history[:-1]]
+    assert store.verify_audit_chain(f"O{uid}") == [] and store.verify_audit_chain(f"P{uid}") == []
+    assert written[1]["changes"]["token"] == REDACTED
+    _append(store, f"P{uid}")  # a single append after a bulk one continues the chain
+    assert store.verify_audit_chain(f"P{uid}") == []
+
+
+def test_bulk_append_is_all_or_nothing(store, uid):
+    entry = {"entity_id": f"O{uid}", "system": "aws", "action": "update_opportunity",
+             "source": "hubspot_deal_sync", "actor": "airflow:hubspot_deal_sync"}
+    with pytest.raises(ValueError):
+        store.append_audits([{**entry, "entity_type": "opportunity"}, {**entry, "entity_type": "invoice"}])
+    assert store.audit_history(f"O{uid}") == []
+    assert store.append_audits([]) == []
+
+
+def test_concurrent_bulk_appends_keep_one_chain_per_entity(store, uid):
+    def append(n: int) -> None:
+        store.append_audits([
+            {"entity_type": "opportunity", "entity_id": f"O{uid}-{i % 3}", "system": "aws", "action": "update_opportunity",
+             "source": "hubspot_deal_sync", "actor": "airflow:hubspot_deal_sync", "changes": {"n": {"before": n, "after": i}}}
+            for i in range(6)
+        ])
+
+    _run_in_threads(6, append)
+    for index in range(3):
+        assert len(store.audit_history(f"O{uid}-{index}")) == 12
+        assert store.verify_audit_chain(f"O{uid}-{index}") == []
+
+
 def test_concurrent_appends_to_one_entity_keep_one_chain(store, uid):
     _run_in_threads(8, lambda n: [_append(store, f"O{uid}", changes={"n": {"before": n, "after": i}}) for i in range(5)])
     history = store.audit_history(f"O{uid}")

@@ -19,13 +19,19 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from partner_sync.store.database import insert_ignoring_duplicates, read_transaction, write_transaction
+from partner_sync.store.database import (
+    chunked,
+    insert_ignoring_duplicates,
+    insert_many_ignoring_duplicates,
+    read_transaction,
+    write_transaction,
+)
 from partner_sync.store.models import AUDIT_ENTITY_TYPES, AUDIT_SYSTEMS, audit, audit_heads, iso, utcnow
 
 REDACTED = "***"
@@ -50,6 +56,8 @@ HASHED_FIELDS = (
     "dag_run_id",
 )
 PAGE = 1000
+#: chain heads per multi-row INSERT / ``IN (...)``: under SQLite's and Postgres' parameter limits
+HEADS_CHUNK = 500
 
 
 def redact(value: Any) -> Any:
@@ -95,6 +103,47 @@ def _entry(row: Any) -> dict[str, Any]:
     return entry
 
 
+def _audit_content(
+    entity_type: str,
+    entity_id: str,
+    system: str,
+    action: str,
+    source: str,
+    actor: str,
+    changes: Mapping[str, Any] | None = None,
+    success: bool = True,
+    error: str | None = None,
+    deal_id: str | None = None,
+    dag_run_id: str | None = None,
+    occurred_at: dt.datetime | None = None,
+) -> tuple[dict[str, Any], dt.datetime]:
+    """An entry's hashed content (validated, redacted) and its moment; no hash yet."""
+    if entity_type not in AUDIT_ENTITY_TYPES:
+        raise ValueError(f"entity_type must be one of {AUDIT_ENTITY_TYPES}, got {entity_type!r}")
+    if system not in AUDIT_SYSTEMS:
+        raise ValueError(f"system must be one of {AUDIT_SYSTEMS}, got {system!r}")
+    if not entity_id or not action or not source or not actor:
+        raise ValueError("entity_id, action, source and actor are required")
+    moment = (occurred_at or utcnow()).astimezone(dt.timezone.utc)
+    content: dict[str, Any] = {
+        "entry_id": str(uuid.uuid4()),
+        "entity_type": entity_type,
+        "entity_id": str(entity_id),
+        "deal_id": None if deal_id is None else str(deal_id),
+        "system": system,
+        "occurred_at": iso(moment),
+        "action": action,
+        "source": source,
+        "actor": actor,
+        # through JSON once, so the hashed form is exactly what the table returns
+        "changes": json.loads(canonical_json(redact(dict(changes or {})))),
+        "success": bool(success),
+        "error": None if error is None else redact(str(error)),
+        "dag_run_id": dag_run_id,
+    }
+    return content, moment
+
+
 class AuditLog:
     """Audit methods of :class:`~partner_sync.store.SyncStore`."""
 
@@ -116,29 +165,10 @@ class AuditLog:
         occurred_at: dt.datetime | None = None,
     ) -> dict[str, Any]:
         """Append one entry (``changes`` = ``{field: {"before": x, "after": y}}``); return it."""
-        if entity_type not in AUDIT_ENTITY_TYPES:
-            raise ValueError(f"entity_type must be one of {AUDIT_ENTITY_TYPES}, got {entity_type!r}")
-        if system not in AUDIT_SYSTEMS:
-            raise ValueError(f"system must be one of {AUDIT_SYSTEMS}, got {system!r}")
-        if not entity_id or not action or not source or not actor:
-            raise ValueError("entity_id, action, source and actor are required")
-        moment = (occurred_at or utcnow()).astimezone(dt.timezone.utc)
-        content: dict[str, Any] = {
-            "entry_id": str(uuid.uuid4()),
-            "entity_type": entity_type,
-            "entity_id": str(entity_id),
-            "deal_id": None if deal_id is None else str(deal_id),
-            "system": system,
-            "occurred_at": iso(moment),
-            "action": action,
-            "source": source,
-            "actor": actor,
-            # through JSON once, so the hashed form is exactly what the table returns
-            "changes": json.loads(canonical_json(redact(dict(changes or {})))),
-            "success": bool(success),
-            "error": None if error is None else redact(str(error)),
-            "dag_run_id": dag_run_id,
-        }
+        content, moment = _audit_content(
+            entity_type, entity_id, system, action, source, actor, changes, success, error, deal_id,
+            dag_run_id, occurred_at,
+        )
         with write_transaction(self.engine) as connection:
             connection.execute(
                 insert_ignoring_duplicates(
@@ -159,6 +189,50 @@ class AuditLog:
                 .values(last_seq=seq, last_hash=content["hash"])
             )
         return {"seq": seq, **content}
+
+    def append_audits(self, entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Append many entries (each the keyword arguments of :meth:`append_audit`) in one
+        transaction, chained in the order given; return them.
+
+        The same entries and chains as one :meth:`append_audit` per entry, for one commit instead
+        of one per entry (a sync of thousands of records would otherwise spend most of its time
+        committing audit entries). All or nothing: an invalid entry appends none of them.
+        """
+        prepared = [_audit_content(**entry) for entry in entries]
+        if not prepared:
+            return []
+        entity_ids = sorted({content["entity_id"] for content, _ in prepared})  # one lock order
+        with write_transaction(self.engine) as connection:
+            heads: dict[str, str] = {}
+            for chunk in chunked(entity_ids, HEADS_CHUNK):
+                insert_many_ignoring_duplicates(
+                    connection, audit_heads, [{"entity_id": entity_id, "last_hash": ""} for entity_id in chunk]
+                )
+                locked = connection.execute(
+                    sa.select(audit_heads.c.entity_id, audit_heads.c.last_hash)
+                    .where(audit_heads.c.entity_id.in_(chunk))
+                    .order_by(audit_heads.c.entity_id)
+                    .with_for_update()
+                )
+                heads.update({row.entity_id: row.last_hash for row in locked})
+            for content, _ in prepared:
+                content["prev_hash"] = heads[content["entity_id"]]
+                content["hash"] = heads[content["entity_id"]] = entry_hash(content["prev_hash"], content)
+            seqs = connection.execute(
+                audit.insert().returning(audit.c.seq, sort_by_parameter_order=True),
+                [{**content, "occurred_at": moment} for content, moment in prepared],
+            ).scalars().all()
+            last: dict[str, tuple[int, str]] = {}
+            for (content, _), seq in zip(prepared, seqs, strict=True):
+                last[content["entity_id"]] = (seq, content["hash"])
+            connection.execute(
+                audit_heads.update()
+                .where(audit_heads.c.entity_id == sa.bindparam("head_entity_id"))
+                .values(last_seq=sa.bindparam("head_seq"), last_hash=sa.bindparam("head_hash")),
+                [{"head_entity_id": entity_id, "head_seq": seq, "head_hash": digest}
+                 for entity_id, (seq, digest) in last.items()],
+            )
+        return [{"seq": seq, **content} for (content, _), seq in zip(prepared, seqs, strict=True)]
 
     def audit_history(self, entity_id: str) -> list[dict[str, Any]]:
         """Entries about ``entity_id`` (as the entity, or as the deal they concern), in order."""

@@ -106,6 +106,22 @@ def insert_ignoring_duplicates(table: sa.Table, rows: Sequence[dict[str, Any]] |
     raise NotImplementedError(f"the sync store supports SQLite and PostgreSQL, not {dialect}")
 
 
+def insert_many_ignoring_duplicates(connection: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """:func:`insert_ignoring_duplicates` for many rows, as one executemany: the statement is
+    compiled once per process, where a multi-row ``VALUES`` is compiled anew on every call
+    (about 30 ms for a hundred rows, most of a bulk link write)."""
+    if not rows:
+        return
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        statement = postgresql.insert(table).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table).on_conflict_do_nothing()
+    else:
+        raise NotImplementedError(f"the sync store supports SQLite and PostgreSQL, not {dialect}")
+    connection.execute(statement, list(rows))
+
+
 def chunked(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

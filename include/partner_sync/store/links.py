@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from partner_sync.store.database import chunked, insert_ignoring_duplicates, read_transaction, write_transaction
+from partner_sync.store.database import chunked, insert_many_ignoring_duplicates, read_transaction, write_transaction
 from partner_sync.store.models import SYSTEMS, Link, links, utcnow
 
 #: ids per ``IN (...)`` / per multi-row INSERT: under SQLite's and Postgres' parameter limits
@@ -128,7 +128,7 @@ class LinkStore:
                     }
                     for deal_id in chunk
                 ]
-                connection.execute(insert_ignoring_duplicates(links, rows, connection.dialect.name))
+                insert_many_ignoring_duplicates(connection, links, rows)
             stored = _select_in(connection, system, links.c.deal_id, deal_ids, lock=True)
             by_partner = _select_in(connection, system, links.c.partner_id, [p for p, _, _ in wanted.values()])
             result: dict[str, Link] = {}

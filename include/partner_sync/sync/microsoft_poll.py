@@ -156,6 +156,7 @@ def _create_deals(run: SyncRun, referrals: list[dict[str, Any]]) -> None:
     by_id = {str(r["id"]): r for r in referrals}
     written = {record["id"]: record["properties"] for record in inputs}
     entries: list[tuple[str, str, dict[str, Any], str | None]] = []
+    audits: list[dict[str, Any]] = []  # appended in one store transaction for the batch
     for deal in result.results:
         referral_id = _referral_id_of(deal, inputs)
         if referral_id not in by_id:
@@ -165,18 +166,20 @@ def _create_deals(run: SyncRun, referrals: list[dict[str, Any]]) -> None:
         entries.append((str(deal["id"]), referral_id, deal_fields_from_referral(referral), referral.get("eTag")))
         created = bool(deal.get("new", True))
         run.count("created" if created else "updated")
-        run.audit(
+        audits.append(dict(
             entity_type="deal", entity_id=str(deal["id"]), deal_id=str(deal["id"]), system="hubspot",
             action="create_deal_from_referral" if created else "update_deal_from_referral",
             changes={name: {"before": None, "after": value}
                      for name, value in written[referral_id].items()},
-        )
+        ))
     for error in result.errors:
         referral_id = str(error.get("id") or "")
         run.count("failed")
         log.warning("No deal for referral %s: %s", referral_id, error.get("message"))
-        run.audit(entity_type="referral", entity_id=referral_id or "unknown", system="hubspot",
-                  action="create_deal_from_referral", success=False, error=str(error.get("message"))[:2000])
+        audits.append(dict(entity_type="referral", entity_id=referral_id or "unknown", system="hubspot",
+                           action="create_deal_from_referral", success=False,
+                           error=str(error.get("message"))[:2000]))
+    run.audit_many(audits)
     _store_links(run, entries)
 
 

@@ -2,9 +2,9 @@
 
 Every flow collects what it wants to write on a :class:`DealWriter` and flushes once (or every
 100 deals): one batch call per hundred deals instead of a PATCH per deal, no write at all for a
-property that already holds the value, and one audit entry per deal written. Per-record
-failures of a batch (a deal deleted meanwhile, say) are audited and counted; they do not stop
-the rest.
+property that already holds the value, and one audit entry per deal written (one store
+transaction per batch). Per-record failures of a batch (a deal deleted meanwhile, say) are
+audited and counted; they do not stop the rest.
 """
 
 from __future__ import annotations
@@ -103,27 +103,34 @@ class DealWriter:
                 "deals", [{"id": deal_id, "properties": pending.properties} for deal_id, pending in chunk]
             )
             errors = _errors_by_id(result)
+            entries = []
             for deal_id, pending in chunk:
                 error = errors.get(deal_id)
-                self.run.audit(
+                entries.append(dict(
                     entity_type="deal", entity_id=deal_id, deal_id=deal_id, system="hubspot",
                     action=pending.action,
                     changes={n: {"before": pending.before.get(n), "after": v} for n, v in pending.properties.items()},
                     success=error is None, error=error,
-                )
+                ))
                 if error is None:
                     self.written += 1
                 else:
                     log.warning("deal %s was not updated: %s", deal_id, error)
                     self.failed[deal_id] = error
+            self._audit(entries)
         notes, self._notes = self._notes, []
         if notes:
             self.run.hubspot.create_notes(notes)
-            for deal_id, body in notes:
-                self.run.audit(
-                    entity_type="deal", entity_id=deal_id, deal_id=deal_id, system="hubspot",
-                    action="create_note", changes={"note": {"before": None, "after": body[:500]}},
-                )
+            self._audit([
+                dict(entity_type="deal", entity_id=deal_id, deal_id=deal_id, system="hubspot",
+                     action="create_note", changes={"note": {"before": None, "after": body[:500]}})
+                for deal_id, body in notes
+            ])
+
+    def _audit(self, entries: list[dict[str, Any]]) -> None:
+        """One store transaction for a batch's entries, each naming the run's actor (a run acting
+        for a person, as a conflict decision does, names the person)."""
+        self.run.audit_many({"actor": self.run.actor, **entry} for entry in entries)
 
 
 def _differs(current: Any, wanted: Any) -> bool:
