@@ -173,13 +173,47 @@ class CrmStore:
                 raise CrmError(409, "CONFLICT", message, context={"id": [existing["id"]], "propertyName": [name]})
 
     def find_by_property(self, object_type: str, name: str, value: str) -> dict[str, Any] | None:
-        fold = object_type == "contacts" and name == "email"
-        wanted = value.lower() if fold else value
-        for record in self.state[object_type].values():
-            stored = record["properties"].get(name)
-            if stored and (stored.lower() if fold else stored) == wanted:
+        """The record whose property ``name`` holds ``value`` (a contact's email in any case)."""
+        wanted = _folded(object_type, name, value)
+        for object_id in self._value_index(object_type, name).get(wanted, ()):
+            record = self.state[object_type].get(object_id)
+            if record is not None and _folded(object_type, name, record["properties"].get(name)) == wanted:
                 return record
         return None
+
+    def _value_index(self, object_type: str, name: str) -> dict[str, list[str]]:
+        """``{value: [ids]}`` of one property, so that unique-value checks and upserts by an
+        ``idProperty`` do not scan every record (an upsert of 10,000 deals scanned the store
+        20,000 times). Built by one scan on first use, kept current by :meth:`_index_record`;
+        rebuilt when the collection was replaced (reset)."""
+        indexes: dict[tuple[str, str], tuple[dict, dict[str, list[str]]]] = self.__dict__.setdefault("_indexes", {})
+        collection = self.state[object_type]
+        cached = indexes.get((object_type, name))
+        if cached is not None and cached[0] is collection:
+            return cached[1]
+        index: dict[str, list[str]] = {}
+        for object_id, record in collection.items():
+            value = _folded(object_type, name, record["properties"].get(name))
+            if value:
+                index.setdefault(value, []).append(object_id)
+        indexes[(object_type, name)] = (collection, index)
+        return index
+
+    def _index_record(self, object_type: str, object_id: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+        """Move a record between the value indexes built so far (``after`` empty: archived)."""
+        collection = self.state[object_type]
+        for (indexed_type, name), (indexed, index) in self.__dict__.get("_indexes", {}).items():
+            if indexed_type != object_type or indexed is not collection:
+                continue
+            old, new = _folded(object_type, name, before.get(name)), _folded(object_type, name, after.get(name))
+            if old == new:
+                continue
+            if old and object_id in index.get(old, ()):
+                index[old].remove(object_id)
+                if not index[old]:
+                    del index[old]
+            if new:
+                index.setdefault(new, []).append(object_id)
 
     def unique_id_property(self, object_type: str, id_property: str) -> None:
         """400 unless ``id_property`` may identify objects (``hs_object_id`` or a unique property)."""
@@ -237,7 +271,9 @@ class CrmStore:
             properties.setdefault("pipeline", "default")
         record = {"id": object_id, "properties": properties, "createdAt": created, "updatedAt": updated,
                   "archived": False}
+        previous = self.state[object_type].get(object_id)
         self.state[object_type][object_id] = record
+        self._index_record(object_type, object_id, previous["properties"] if previous else {}, properties)
         if emit and object_type in WEBHOOK_TYPES:
             self.webhooks.emit(f"{singular(object_type)}.creation", object_id, source)
         return record
@@ -247,11 +283,13 @@ class CrmStore:
         changed = [k for k, v in values.items() if record["properties"].get(k, "") != v]
         if not changed:
             return []
+        before = dict(record["properties"])
         for name in changed:
             if values[name] == "":
                 record["properties"].pop(name, None)
             else:
                 record["properties"][name] = values[name]
+        self._index_record(object_type, record["id"], before, record["properties"])
         now = iso_millis(datetime.now(timezone.utc))
         record["updatedAt"] = now
         record["properties"]["hs_lastmodifieddate"] = now
@@ -268,6 +306,7 @@ class CrmStore:
         record = self.state[object_type].pop(str(object_id), None)
         if record is None:
             return False
+        self._index_record(object_type, str(object_id), record["properties"], {})
         for key in [k for k in self.state["associations"] if _touches(k, object_type, str(object_id))]:
             del self.state["associations"][key]
         if object_type in WEBHOOK_TYPES:
@@ -389,6 +428,13 @@ class CrmStore:
                     fromObjectId=int(a_id), toObjectId=int(b_id),
                     associationRemoved=removed, isPrimaryAssociation=primary,
                 )
+
+
+def _folded(object_type: str, name: str, value: Any) -> str:
+    """A property value as lookups compare it: a contact's email case-insensitively."""
+    if not value:
+        return ""
+    return str(value).lower() if object_type == "contacts" and name == "email" else str(value)
 
 
 def _touches(key: str, object_type: str, object_id: str) -> bool:

@@ -18,6 +18,7 @@ answers it with 400. Functions (``contains``…) are not documented for referral
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,8 +52,12 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+@functools.lru_cache(maxsize=100_000)
 def parse_datetime(text: str) -> datetime:
-    """An ISO 8601 date or datetime as an aware UTC datetime (naive values are taken as UTC)."""
+    """An ISO 8601 date or datetime as an aware UTC datetime (naive values are taken as UTC).
+
+    Memoised: every list request sorts and filters all stored referrals by their timestamps,
+    and parsing the same strings again made a page of 10,000 referrals cost a quarter second."""
     value = text.strip()
     if value.endswith("Z"):
         value = value[:-1] + "+00:00"
