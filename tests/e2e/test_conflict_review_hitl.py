@@ -26,7 +26,13 @@ from partner_sync.sync import aws_push
 from partner_sync.sync.runtime import SyncRun
 from tests.airflow_harness import AirflowDeployment
 from tests.integration.seed003_world import deal, partner_central, seed_deal_properties
-from tests.integration.test_conflicts import OPPORTUNITY, amount_of, aws_pair, change_deal, change_opportunity
+from tests.integration.test_conflicts import (
+    OPPORTUNITY,
+    amount_of,
+    change_deal,
+    change_opportunity,
+    linked_aws_pair,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +50,7 @@ def conflicts(clean_sandbox, tmp_path, monkeypatch):
     monkeypatch.setenv("AIRFLOW_VAR_PARTNER_SYNC_CONFLICT_STRATEGIES", json.dumps({"default": "MANUAL"}))
     store = SyncStore(url)
     seed_deal_properties(clean_sandbox)
-    deal_id = aws_pair(clean_sandbox, store)
+    deal_id = linked_aws_pair(clean_sandbox, store)
     change_deal(clean_sandbox, deal_id, amount="30000", closedate="2027-03-31")
     change_opportunity(clean_sandbox, Amount="40000", TargetCloseDate="2027-06-30")
     aws_push.push_deals(SyncRun(dag_id="hubspot_deal_sync", run_id="seed"), [deal_id])
@@ -110,19 +116,47 @@ def expire_question(airflow: AirflowDeployment, run_id: str, map_index: int) -> 
     assert updated == 1
 
 
-def test_a_manual_conflict_is_answered_in_airflow_and_applied_to_both_sides(conflicts, airflow):
-    sandbox, store, deal_id = conflicts["sandbox"], conflicts["store"], conflicts["deal_id"]
+def trigger(airflow: AirflowDeployment) -> str:
     response = airflow.api("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {}})
     assert response.status_code == 200, response.text
-    run_id = response.json()["dag_run_id"]
+    return response.json()["dag_run_id"]
 
-    # both questions wait for a person: awaiting_input, holding no worker or pool slot
+
+def questions_waiting(airflow: AirflowDeployment, run_id: str, count: int) -> dict[int, dict]:
+    """The run's questions by map index, once ``count`` of them await input."""
+
     def waiting():
         details = hitl_details(airflow, run_id)
         states = [d["task_instance"]["state"] for d in details]
-        return details if len(details) == 2 and states == ["awaiting_input"] * 2 else None
+        return details if len(details) == count and states == ["awaiting_input"] * count else None
 
-    details = {d["task_instance"]["map_index"]: d for d in wait_for("two questions", waiting, airflow)}
+    return {d["task_instance"]["map_index"]: d for d in wait_for(f"{count} question(s)", waiting, airflow)}
+
+
+def answer(airflow: AirflowDeployment, run_id: str, map_index: int, option: str) -> dict:
+    """The answer, as the UI's Required Actions form sends it."""
+    response = airflow.api(
+        "PATCH", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{TASK}/{map_index}/hitlDetails",
+        json={"chosen_options": [option], "params_input": {"value": None}},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def finished(airflow: AirflowDeployment, run_id: str) -> str:
+    def state():
+        current = airflow.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}").json()["state"]
+        return current if current in ("success", "failed") else None
+
+    return wait_for(f"run {run_id} to finish", state, airflow, timeout=180)
+
+
+def test_a_manual_conflict_is_answered_in_airflow_and_applied_to_both_sides(conflicts, airflow):
+    sandbox, store, deal_id = conflicts["sandbox"], conflicts["store"], conflicts["deal_id"]
+    first = trigger(airflow)
+
+    # both questions wait for a person: awaiting_input, holding no worker or pool slot
+    details = questions_waiting(airflow, first, 2)
     by_field = {field: index for index, d in details.items() for field in ("amount", "closedate")
                 if f": {field} of deal {deal_id}" in d["subject"]}
     amount, closedate = by_field["amount"], by_field["closedate"]
@@ -132,31 +166,24 @@ def test_a_manual_conflict_is_answered_in_airflow_and_applied_to_both_sides(conf
     assert "`30000`" in details[amount]["body"] and "40000" in details[amount]["body"]
     assert float(amount_of(sandbox)) == 40000 and deal(sandbox, deal_id)["amount"] == "30000"
 
-    # the answer, as the UI's Required Actions form sends it
-    answer = airflow.api(
-        "PATCH", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{TASK}/{amount}/hitlDetails",
-        json={"chosen_options": ["Keep the partner value"], "params_input": {"value": None}},
-    )
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["responded_by"]["name"] == "admin"
+    # a run meanwhile (the next hour's) does not ask again what a person may still answer
+    second = trigger(airflow)
+    assert finished(airflow, second) == "success"
+    assert task_states(airflow, second)[TASK] == "skipped"
+
+    assert answer(airflow, first, amount, "Keep the partner value")["responded_by"]["name"] == "admin"
     again = airflow.api(
-        "PATCH", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{TASK}/{amount}/hitlDetails",
+        "PATCH", f"/api/v2/dags/{DAG_ID}/dagRuns/{first}/taskInstances/{TASK}/{amount}/hitlDetails",
         json={"chosen_options": ["Keep the HubSpot value"], "params_input": {}},
     )
     assert again.status_code == 409  # one answer per question
+    expire_question(airflow, first, closedate)  # nobody answers the other one in time
 
-    # nobody answers the other one in time
-    expire_question(airflow, run_id, closedate)
-
-    def finished():
-        response = airflow.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")
-        return response.json()["state"] if response.json()["state"] in ("success", "failed") else None
-
-    state = wait_for("the run to finish", finished, airflow, timeout=180)
-    states = task_states(airflow, run_id)
+    assert finished(airflow, first) == "success"
+    states = task_states(airflow, first)
     assert states[f"{TASK}[{amount}]"] == "success"
     assert states[f"{TASK}[{closedate}]"] == "failed"  # HITLTimeoutError: no default to take
-    assert states["apply_decisions"] == "success" and state == "success", states
+    assert states["apply_decisions"] == "success", states
 
     # the answer reached both sides; the person is the actor
     props = deal(sandbox, deal_id)
@@ -164,10 +191,22 @@ def test_a_manual_conflict_is_answered_in_airflow_and_applied_to_both_sides(conf
     assert props["aws_last_sync_by"] == "user:admin"
     resolved = store.get_conflict(conflicts["pending"]["amount"]["id"])
     assert (resolved.status, resolved.resolution, resolved.resolved_by) == ("resolved", "partner", "user:admin")
+    assert [e for e in store.audit_history(deal_id) if e["action"] == "conflict_resolved"][0]["actor"] == "user:admin"
     # the unanswered one is still pending and nothing was guessed on either side
-    left = store.get_conflict(conflicts["pending"]["closedate"]["id"])
-    assert left.status == "pending"
+    assert store.get_conflict(conflicts["pending"]["closedate"]["id"]).status == "pending"
     assert iso_date(props["closedate"]) == "2027-03-31"
     assert partner_central(sandbox, "opportunities")[OPPORTUNITY]["LifeCycle"]["TargetCloseDate"] == "2027-06-30"
     assert props["aws_conflict_status"] == "Pending"
-    assert [e for e in store.audit_history(deal_id) if e["action"] == "conflict_resolved"][0]["actor"] == "user:admin"
+
+    # the next run asks the timed-out question again; this time HubSpot's value is kept
+    third = trigger(airflow)
+    [question] = questions_waiting(airflow, third, 1).values()
+    assert f": closedate of deal {deal_id}" in question["subject"]
+    answer(airflow, third, question["task_instance"]["map_index"], "Keep the HubSpot value")
+    assert finished(airflow, third) == "success"
+    props = deal(sandbox, deal_id)
+    assert iso_date(props["closedate"]) == "2027-03-31"
+    assert partner_central(sandbox, "opportunities")[OPPORTUNITY]["LifeCycle"]["TargetCloseDate"] == "2027-03-31"
+    assert props["aws_conflict_status"] == "Resolved" and store.list_conflicts(status="pending") == []
+    for entity in {e["entity_id"] for e in store.audit_history(deal_id)}:
+        assert store.verify_audit_chain(entity) == []

@@ -35,7 +35,7 @@ from tests.integration.seed003_world import (
 
 OPPORTUNITY = "O7001"
 REFERRAL = "ref-conflict-1"
-#: every flow this test drives; the runs' audit actor is airflow:<dag id>
+#: the DAG the pushes run as (audit source, and actor airflow:<dag id>)
 PUSH = "hubspot_deal_sync"
 
 
@@ -49,7 +49,8 @@ def store(clean_sandbox, tmp_path, monkeypatch):
 
 
 def strategies(monkeypatch, default: str = "LAST_WRITE_WINS", **fields: str) -> None:
-    monkeypatch.setenv("AIRFLOW_VAR_PARTNER_SYNC_CONFLICT_STRATEGIES", json.dumps({"default": default, "fields": fields}))
+    config = json.dumps({"default": default, "fields": fields})
+    monkeypatch.setenv("AIRFLOW_VAR_PARTNER_SYNC_CONFLICT_STRATEGIES", config)
 
 
 def run_as(dag_id: str = PUSH) -> SyncRun:
@@ -59,7 +60,7 @@ def run_as(dag_id: str = PUSH) -> SyncRun:
 # --- linked pairs, changed on both sides -------------------------------------------------------
 
 
-def aws_pair(sandbox, store: SyncStore) -> str:
+def linked_aws_pair(sandbox, store: SyncStore) -> str:
     """A deal linked to an approved opportunity; snapshot = what both held at the last sync."""
     opportunity = opportunity_body(OPPORTUNITY)
     sandbox.seed_objects("partner_central", {"opportunities": [opportunity]})
@@ -88,7 +89,7 @@ def change_deal(sandbox, deal_id: str, **properties: str) -> None:
     seed_one(sandbox, "deals", {**deal(sandbox, deal_id), **properties}, object_id=deal_id)
 
 
-def microsoft_pair(sandbox, store: SyncStore) -> str:
+def linked_microsoft_pair(sandbox, store: SyncStore) -> str:
     sandbox.seed_objects("partner_center", {"referrals": [referral_body()]})
     deal_id = seed_one(sandbox, "deals", {
         "dealname": "Lake migration #Microsoft", "amount": "25000", "closedate": "2026-12-31",
@@ -128,7 +129,7 @@ def amount_of(sandbox) -> str:
 
 @pytest.mark.parametrize(("strategy", "winner"), [("HUBSPOT_WINS", "30000"), ("PARTNER_CENTRAL_WINS", "40000")])
 def test_aws_fixed_strategies_put_the_winner_on_both_sides(clean_sandbox, store, monkeypatch, strategy, winner):
-    deal_id = aws_pair(clean_sandbox, store)
+    deal_id = linked_aws_pair(clean_sandbox, store)
     strategies(monkeypatch, "MANUAL", amount=strategy)  # the field's override beats the default
     change_deal(clean_sandbox, deal_id, amount="30000")
     change_opportunity(clean_sandbox, Amount="40000")
@@ -157,16 +158,16 @@ def test_aws_fixed_strategies_put_the_winner_on_both_sides(clean_sandbox, store,
 
 @pytest.mark.parametrize("later", ["hubspot", "partner"])
 def test_aws_last_write_wins_takes_the_later_change(clean_sandbox, store, monkeypatch, later):
-    deal_id = aws_pair(clean_sandbox, store)
+    deal_id = linked_aws_pair(clean_sandbox, store)
     strategies(monkeypatch, "LAST_WRITE_WINS")
-    first, second = (
-        (lambda: change_opportunity(clean_sandbox, Amount="40000"), lambda: change_deal(clean_sandbox, deal_id, amount="30000"))
-        if later == "hubspot" else
-        (lambda: change_deal(clean_sandbox, deal_id, amount="30000"), lambda: change_opportunity(clean_sandbox, Amount="40000"))
-    )
-    first()
+    changes = {
+        "hubspot": lambda: change_deal(clean_sandbox, deal_id, amount="30000"),
+        "partner": lambda: change_opportunity(clean_sandbox, Amount="40000"),
+    }
+    earlier = "partner" if later == "hubspot" else "hubspot"
+    changes[earlier]()
     time.sleep(0.05)
-    second()
+    changes[later]()
 
     aws_poll.poll_opportunities(run_as("partner_central_opportunity_poll"), SyncWindow(None, None, full_sync=True))
 
@@ -177,7 +178,7 @@ def test_aws_last_write_wins_takes_the_later_change(clean_sandbox, store, monkey
 
 
 def test_aws_manual_conflict_waits_then_a_decision_reaches_both_sides(clean_sandbox, store, monkeypatch):
-    deal_id = aws_pair(clean_sandbox, store)
+    deal_id = linked_aws_pair(clean_sandbox, store)
     strategies(monkeypatch, "LAST_WRITE_WINS", amount="MANUAL")
     change_deal(clean_sandbox, deal_id, amount="30000", closedate="2027-01-31")
     change_opportunity(clean_sandbox, Amount="40000")
@@ -224,7 +225,7 @@ def test_aws_manual_conflict_waits_then_a_decision_reaches_both_sides(clean_sand
 
 
 def test_a_custom_value_is_written_to_both_sides(clean_sandbox, store, monkeypatch):
-    deal_id = aws_pair(clean_sandbox, store)
+    deal_id = linked_aws_pair(clean_sandbox, store)
     strategies(monkeypatch, "MANUAL")
     change_deal(clean_sandbox, deal_id, amount="30000")
     change_opportunity(clean_sandbox, Amount="40000")
@@ -243,7 +244,7 @@ def test_a_custom_value_is_written_to_both_sides(clean_sandbox, store, monkeypat
 
 
 def test_a_stale_answer_or_a_second_answer_changes_nothing(clean_sandbox, store, monkeypatch):
-    deal_id = aws_pair(clean_sandbox, store)
+    deal_id = linked_aws_pair(clean_sandbox, store)
     strategies(monkeypatch, "MANUAL")
     change_deal(clean_sandbox, deal_id, amount="30000")
     change_opportunity(clean_sandbox, Amount="40000")
@@ -269,7 +270,7 @@ def test_a_stale_answer_or_a_second_answer_changes_nothing(clean_sandbox, store,
 
 
 def test_an_invalid_strategy_variable_fails_the_sync_naming_it(clean_sandbox, store, monkeypatch):
-    deal_id = aws_pair(clean_sandbox, store)
+    deal_id = linked_aws_pair(clean_sandbox, store)
     monkeypatch.setenv("AIRFLOW_VAR_PARTNER_SYNC_CONFLICT_STRATEGIES", '{"fields": {"amount": "NEWEST_WINS"}}')
     with pytest.raises(ConfigError, match="partner_sync_conflict_strategies.*NEWEST_WINS"):
         aws_push.push_deals(run_as(), [deal_id])
@@ -280,7 +281,7 @@ def test_an_invalid_strategy_variable_fails_the_sync_naming_it(clean_sandbox, st
 
 @pytest.mark.parametrize(("strategy", "winner"), [("HUBSPOT_WINS", "30000"), ("PARTNER_CENTRAL_WINS", "40000")])
 def test_microsoft_fixed_strategies_put_the_winner_on_both_sides(clean_sandbox, store, monkeypatch, strategy, winner):
-    deal_id = microsoft_pair(clean_sandbox, store)
+    deal_id = linked_microsoft_pair(clean_sandbox, store)
     strategies(monkeypatch, strategy)
     change_deal(clean_sandbox, deal_id, amount="30000")
     clean_sandbox.seed_objects("partner_center", {"referrals": [referral_body(dealValue=40000)]})
@@ -293,7 +294,7 @@ def test_microsoft_fixed_strategies_put_the_winner_on_both_sides(clean_sandbox, 
 
 
 def test_microsoft_last_write_wins_through_the_poll(clean_sandbox, store, monkeypatch):
-    deal_id = microsoft_pair(clean_sandbox, store)
+    deal_id = linked_microsoft_pair(clean_sandbox, store)
     strategies(monkeypatch, "LAST_WRITE_WINS")
     clean_sandbox.seed_objects("partner_center", {"referrals": [referral_body(dealValue=40000)]})
     time.sleep(0.05)
@@ -306,7 +307,7 @@ def test_microsoft_last_write_wins_through_the_poll(clean_sandbox, store, monkey
 
 
 def test_microsoft_manual_decision_for_the_partner_reaches_the_deal(clean_sandbox, store, monkeypatch):
-    deal_id = microsoft_pair(clean_sandbox, store)
+    deal_id = linked_microsoft_pair(clean_sandbox, store)
     strategies(monkeypatch, "LAST_WRITE_WINS", dealstage="MANUAL")
     change_deal(clean_sandbox, deal_id, dealstage="closedwon")
     clean_sandbox.seed_objects("partner_center", {"referrals": [{**referral_body(), "status": "Closed",
@@ -326,7 +327,7 @@ def test_microsoft_manual_decision_for_the_partner_reaches_the_deal(clean_sandbo
 
 
 def test_microsoft_manual_decision_for_hubspot_reaches_the_referral(clean_sandbox, store, monkeypatch):
-    deal_id = microsoft_pair(clean_sandbox, store)
+    deal_id = linked_microsoft_pair(clean_sandbox, store)
     strategies(monkeypatch, "MANUAL")
     change_deal(clean_sandbox, deal_id, amount="30000")
     clean_sandbox.seed_objects("partner_center", {"referrals": [referral_body(dealValue=40000)]})
@@ -335,7 +336,8 @@ def test_microsoft_manual_decision_for_hubspot_reaches_the_referral(clean_sandbo
     etag_before = referral(clean_sandbox)["eTag"]
 
     assert apply_decision(run_as("sync_conflict_review"), pending["id"], "Keep the HubSpot value", "frank") == "applied"
-    assert float(referral(clean_sandbox)["details"]["dealValue"]) == 30000 and referral(clean_sandbox)["eTag"] != etag_before
+    assert float(referral(clean_sandbox)["details"]["dealValue"]) == 30000
+    assert referral(clean_sandbox)["eTag"] != etag_before
     link = store.get_link("microsoft", deal_id=deal_id)
     assert link.partner_version == referral(clean_sandbox)["eTag"] and float(link.snapshot["amount"]) == 30000
     [patch] = [e for e in store.audit_history(REFERRAL) if e["action"] == "resolve_conflict"]
@@ -346,7 +348,7 @@ def test_microsoft_manual_decision_for_hubspot_reaches_the_referral(clean_sandbo
 
 
 def test_a_question_is_not_asked_twice_while_it_can_be_answered(clean_sandbox, store, monkeypatch):
-    deal_id = aws_pair(clean_sandbox, store)
+    deal_id = linked_aws_pair(clean_sandbox, store)
     strategies(monkeypatch, "MANUAL")
     change_deal(clean_sandbox, deal_id, amount="30000")
     change_opportunity(clean_sandbox, Amount="40000")
@@ -380,7 +382,7 @@ def test_the_review_dag_with_nothing_pending_asks_nothing_and_succeeds(sync_stor
 
 def test_a_value_the_partner_refuses_leaves_the_conflict_pending_and_tells_the_deal(clean_sandbox, store,
                                                                                    monkeypatch):
-    deal_id = aws_pair(clean_sandbox, store)
+    deal_id = linked_aws_pair(clean_sandbox, store)
     strategies(monkeypatch, "MANUAL")
     change_deal(clean_sandbox, deal_id, closedate="2027-02-28")
     change_opportunity(clean_sandbox, TargetCloseDate="2027-04-30")

@@ -144,8 +144,8 @@ def apply_value(run: ActingRun, conflict: Conflict, value: Any) -> None:
     except aws_pair.DealRejected as rejected:
         raise DecisionRejected(html.unescape(rejected.note.replace("<br>", "\n"))) from rejected
     except (ClientError, PartnerCenterError) as error:
-        permanent = aws_pair.is_permanent(error) if isinstance(error, ClientError) else microsoft_pair.is_permanent(error)
-        if not permanent:
+        system_rules = aws_pair if isinstance(error, ClientError) else microsoft_pair
+        if not system_rules.is_permanent(error):
             raise
         message = getattr(error, "message", None) or str(error)
         raise DecisionRejected(f"{PARTNER_NAMES[conflict.system]} refused the value: {message}") from error

@@ -161,16 +161,21 @@ def airflow_question_state(run: SyncRun) -> QuestionIsOpen:
             from airflow.sdk import get_current_context
 
             ti = get_current_context()["ti"]
-            if str(ti.get_dagrun_state(dag_id=DAG_ID, run_id=dag_run_id)) not in OPEN_RUN_STATES:
+            if _state_name(ti.get_dagrun_state(dag_id=DAG_ID, run_id=dag_run_id)) not in OPEN_RUN_STATES:
                 return False
             states = ti.get_task_states(dag_id=DAG_ID, task_ids=[REVIEW_TASK], run_ids=[dag_run_id])
         except Exception as error:  # noqa: BLE001 - unknown: the deadline decides
             log.debug("state of %s[%s] unknown: %s", dag_run_id, map_index, error)
             return None
         state = (states.get(dag_run_id) or {}).get(f"{REVIEW_TASK}_{map_index}")
-        return state is None or str(state) not in CLOSED_TASK_STATES
+        return state is None or _state_name(state) not in CLOSED_TASK_STATES
 
     return is_open
+
+
+def _state_name(state: Any) -> str:
+    """``running`` for ``DagRunState.RUNNING`` or ``"running"`` (str() of the enum is its name)."""
+    return str(getattr(state, "value", state))
 
 
 def _asked_elsewhere(run: SyncRun, conflict: Conflict, is_open: QuestionIsOpen, now: datetime) -> bool:
