@@ -1,10 +1,15 @@
 """
 ### audit_export
 
-Daily: the audit entries of the data interval → gzip JSON Lines at
+Daily: the audit entries of each UTC day → gzip JSON Lines at
 `<archive>/date=YYYY-MM-DD/part-0.jsonl.gz` on Airflow's ObjectStoragePath, where `<archive>`
 is the Variable `partner_sync_audit_archive` (`s3://…` in production, `file://…` by default).
-A re-run rewrites the same bytes, so a backfill over a year produces the same files.
+`s3://bucket/prefix` writes through the Airflow connection `aws_default`,
+`s3://my_conn@bucket/prefix` through `my_conn`.
+
+The run at 01:00 exports the UTC day that ended an hour before (every day whose end falls in
+the data interval), so late commits are in. A re-run rewrites the same bytes, so a backfill
+over a year produces the same files; a day without entries gets an empty file.
 """
 
 from __future__ import annotations
