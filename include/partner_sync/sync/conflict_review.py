@@ -85,7 +85,8 @@ def pending_questions(
     is_open = question_is_open or airflow_question_state(run)
     now = datetime.now(timezone.utc)
     chosen: list[Conflict] = []
-    for row in run.store.list_conflicts(status="pending"):
+    pending = run.store.list_conflicts(status="pending")
+    for row in pending:
         if wanted and row["id"] not in wanted:
             continue
         conflict = run.store.get_conflict(row["id"])
@@ -114,7 +115,7 @@ def pending_questions(
             "subject": question_subject(conflict),
             "body": question_body(conflict),
         })
-    log.info("%s question(s) to ask (%s pending conflict(s) considered)", len(questions), len(chosen))
+    log.info("%s question(s) to ask; %s conflict(s) pending in all", len(questions), len(pending))
     return questions
 
 
