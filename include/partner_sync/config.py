@@ -24,7 +24,9 @@ AWS_SOLUTION_ID = "partner_sync_aws_solution_id"
 AWS_AUTO_SUBMIT = "partner_sync_aws_auto_submit"
 AWS_SNAPSHOT_TEMPLATE = "partner_sync_aws_snapshot_template"
 
-DEFAULT_SNAPSHOT_TEMPLATE = "Opportunity"
+#: the template AWS's own engagement-from-opportunity flow snapshots with (UNCONFIRMED as the
+#: name partners must use; the Variable overrides it)
+DEFAULT_SNAPSHOT_TEMPLATE = "AWSOpportunitySummary"
 AUDIT_ARCHIVE_DIRNAME = "partner-sync-audit"
 
 #: botocore model ``SolutionIdentifier`` pattern
@@ -110,7 +112,7 @@ def parse_aws_auto_submit(raw: str | bool | None) -> bool:
 
 
 def parse_aws_snapshot_template(raw: str | None) -> str:
-    """The ResourceSnapshotTemplateIdentifier for CreateResourceSnapshot; default ``Opportunity``."""
+    """The ResourceSnapshotTemplateIdentifier for CreateResourceSnapshot; default ``AWSOpportunitySummary``."""
     if _unset(raw):
         return DEFAULT_SNAPSHOT_TEMPLATE
     if not isinstance(raw, str):

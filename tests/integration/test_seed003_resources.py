@@ -80,7 +80,7 @@ def test_resources_are_tracked_on_the_deal_and_not_rewritten(engaged):
     assert resources == [
         {"created_by": "AWS", "id": "O7777", "type": "Opportunity"},
         {"created_by": "123456789012", "id": "O9201", "type": "Opportunity"},
-        {"resource_id": "O9201", "resource_type": "Opportunity", "revision": 1, "template": "Opportunity",
+        {"resource_id": "O9201", "resource_type": "Opportunity", "revision": 1, "template": "AWSOpportunitySummary",
          "type": "ResourceSnapshot"},
     ]
     assert properties["aws_total_resources"] == "3"

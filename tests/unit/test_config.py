@@ -71,7 +71,7 @@ def test_auto_submit_faults_name_the_variable(raw):
 
 
 def test_snapshot_template():
-    assert config.parse_aws_snapshot_template(None) == "Opportunity"
+    assert config.parse_aws_snapshot_template(None) == "AWSOpportunitySummary"
     assert config.parse_aws_snapshot_template("MyTemplate01") == "MyTemplate01"
 
 
@@ -104,7 +104,7 @@ def test_readers_default_when_variables_are_unset(monkeypatch):
     assert config.conflict_strategies().default == "LAST_WRITE_WINS"
     assert config.aws_solution_id() is None
     assert config.aws_auto_submit() is False
-    assert config.aws_snapshot_template() == "Opportunity"
+    assert config.aws_snapshot_template() == "AWSOpportunitySummary"
     assert config.audit_archive().endswith("/partner-sync-audit")
 
 

@@ -223,6 +223,11 @@ def _pointer_get(document: Any, pointer: str) -> tuple[bool, Any]:
     return True, node
 
 
+def pointer_get(document: Any, pointer: str) -> Any:
+    """The value at a JSON pointer of a referral (``/details/dealValue``), ``None`` if absent."""
+    return _pointer_get(document, pointer)[1]
+
+
 def _comparable(pointer: str, value: Any) -> Any:
     if pointer == "/details/dealValue":
         return amount_string(value)

@@ -131,7 +131,7 @@ DEAL_PROPERTIES: tuple[dict[str, Any], ...] = (
               "Sync version of the deal, incremented on every synced change.",
               type="number", field_type="number"),
     _text("aws_last_sync_by", "AWS last sync by",
-          "Which side or person made the last synced change (hubspot, partner_central, a user)."),
+          "Whose change the last sync carried: hubspot, partner_central, or user:<name> for a conflict decision."),
     _datetime("aws_contact_company_last_sync", "AWS contact/company last sync",
               "When contact and company data were last pushed to the opportunity."),
 )

@@ -264,7 +264,8 @@ def sync_pair(
     properties: dict[str, Any] = {**status_properties(current), "aws_version": stored.version}
     properties.update(hubspot_properties(decision.to_hubspot, AWS_TAG))
     if applied:
-        properties["aws_last_sync_by"] = run.actor
+        # which side's change this sync carried (a person's decision says user:<name> instead)
+        properties["aws_last_sync_by"] = "hubspot" if (created or status == UPDATED) else "partner_central"
     if record_pending_conflicts(run, SYSTEM, record.id, link.partner_id, decision, record.modified_at,
                                 current.get("LastModifiedDate")):
         properties["aws_conflict_status"] = "Pending"

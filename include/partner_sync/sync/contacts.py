@@ -40,7 +40,13 @@ from botocore.exceptions import ClientError
 from partner_sync.hooks.partner_center_errors import PreconditionFailed, ReferralNotFound
 from partner_sync.hooks.partner_central import error_code, error_fields
 from partner_sync.mapping.aws import apply_account_and_contacts
-from partner_sync.mapping.microsoft import closed_referral_note, deal_to_referral, is_closed, referral_patch
+from partner_sync.mapping.microsoft import (
+    closed_referral_note,
+    deal_to_referral,
+    is_closed,
+    pointer_get,
+    referral_patch,
+)
 from partner_sync.sync.deals import read_deals
 from partner_sync.sync.opportunity_writes import UPDATED, DEFERRED, update_opportunity
 from partner_sync.sync.runtime import ConfError, SyncWindow
@@ -299,18 +305,10 @@ def _patch_referral(run: SyncRun, writer: DealWriter, deal_id: str, referral_id:
         run.audit(
             entity_type="referral", entity_id=referral_id, deal_id=deal_id, system="microsoft",
             action="propagate_contact_company",
-            changes={field: {"before": _pointer(referral, operation["path"]), "after": operation["value"]}
+            changes={field: {"before": pointer_get(referral, operation["path"]), "after": operation["value"]}
                      for field, operation in zip(fields, operations)},
         )
         return "updated"
     raise AssertionError("unreachable")
 
-
-def _pointer(document: Any, pointer: str) -> Any:
-    node = document
-    for part in pointer.strip("/").split("/"):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    return node
 

@@ -40,6 +40,7 @@ from partner_sync.mapping.microsoft import (
     deal_fields_from_referral,
     deal_to_referral,
     is_closed,
+    pointer_get,
     referral_fields_from_deal,
     referral_patch,
 )
@@ -118,14 +119,6 @@ def failure_note(action: str, error: Exception, referral_id: str | None = None) 
     target = f" referral {referral_id}" if referral_id else " the referral"
     return note_html(f"Microsoft Partner Center sync failed: could not {action}{target}.\nReason: {reason}")
 
-
-def pointer_get(document: Any, pointer: str) -> Any:
-    node = document
-    for part in pointer.strip("/").split("/"):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    return node
 
 
 def pointer_values(referral: dict[str, Any]) -> dict[str, Any]:
