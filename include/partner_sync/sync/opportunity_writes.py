@@ -63,6 +63,9 @@ def update_opportunity(
     ``defer_fields`` is what to keep in the store if the opportunity is locked in review
     (HubSpot-side field values, replayed later); without it a locked opportunity is skipped.
     """
+    #: changes of an attempt whose request was retried by botocore before its ConflictException:
+    #: an earlier HTTP attempt may have been applied (its answer lost to a timeout)
+    maybe_applied: dict[str, Any] | None = None
     for attempt in range(1, CONFLICT_ATTEMPTS + 1):
         current = run.partner_central.get_opportunity(Identifier=opportunity_id)
         if is_review_locked(current):
@@ -72,6 +75,13 @@ def update_opportunity(
             return UpdateOutcome(DEFERRED, current, {})
         desired = change(current)
         changes = opportunity_changes(current, desired)
+        if not changes and maybe_applied:
+            # our own write landed (the retry of it conflicted with itself): a write all the same
+            run.audit(
+                entity_type="opportunity", entity_id=opportunity_id, deal_id=deal_id, system="aws",
+                action=action, changes=maybe_applied,
+            )
+            return UpdateOutcome(UPDATED, current, maybe_applied)
         if not changes:
             return UpdateOutcome(UNCHANGED, current, {})
         body = opportunity_update(current, desired)
@@ -80,6 +90,8 @@ def update_opportunity(
         except ClientError as error:
             if error_code(error) == "ConflictException" and attempt < CONFLICT_ATTEMPTS:
                 log.info("opportunity %s changed meanwhile (attempt %d); re-reading", opportunity_id, attempt)
+                retried = (error.response.get("ResponseMetadata") or {}).get("RetryAttempts") or 0
+                maybe_applied = changes if retried else None
                 continue
             if error_code(error) == "ConflictException":
                 raise OpportunityConflictError(
