@@ -38,7 +38,14 @@ from partner_sync.mapping.microsoft import (
 )
 from partner_sync.store.links import LinkConflictError
 from partner_sync.sync.deals import read_deals
-from partner_sync.sync.microsoft_pair import SYSTEM, failure_note, is_permanent, sync_pair
+from partner_sync.sync.microsoft_pair import (
+    SYSTEM,
+    failure_note,
+    is_permanent,
+    note_html,
+    referral_status_properties,
+    sync_pair,
+)
 from partner_sync.sync.writeback import DealWriter
 
 if TYPE_CHECKING:
@@ -49,7 +56,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHUNK = 100
-OUTCOMES = ("created", "relinked", "updated", "unchanged", "blocked_closed", "failed", "deal_missing")
+OUTCOMES = ("created", "relinked", "updated", "unchanged", "blocked_closed", "failed", "deal_missing", "malformed")
+#: what the mapping raises on a referral of a shape the API should never return
+MALFORMED = (AttributeError, KeyError, TypeError, ValueError)
 
 
 def poll_referrals(run: SyncRun, window: SyncWindow) -> dict[str, Any]:
@@ -74,6 +83,7 @@ def sync_chunk(run: SyncRun, referrals: list[dict[str, Any]], strategies: Strate
     links = run.store.links_for_partners(SYSTEM, [str(r["id"]) for r in referrals])
     writer = DealWriter(run, SYSTEM)
     try:
+        referrals = readable_referrals(run, writer, referrals, links)
         unlinked = [r for r in referrals if str(r["id"]) not in links]
         if unlinked:
             links.update(_relink_own_referrals(run, unlinked))
@@ -85,6 +95,34 @@ def sync_chunk(run: SyncRun, referrals: list[dict[str, Any]], strategies: Strate
             _reconcile(run, writer, changed, strategies)
     finally:
         writer.flush()
+
+
+def readable_referrals(run: SyncRun, writer: DealWriter, referrals: list[dict[str, Any]],
+                       links: dict[str, Link]) -> list[dict[str, Any]]:
+    """The referrals the mapping can read. Any other one (a shape the API should never return)
+    is recorded — in the audit, and on its deal (status ``error`` and a note) when it has one —
+    and skipped, so one odd record never stops the poll of the others."""
+    readable = []
+    for referral in referrals:
+        try:
+            referral_to_deal_properties(referral)
+            deal_fields_from_referral(referral)
+            referral_status_properties(referral)
+        except MALFORMED as error:
+            referral_id = str(referral.get("id"))
+            reason = (f"Microsoft Partner Center returned referral {referral_id} in a shape this package "
+                      f"cannot read ({type(error).__name__}: {error}); it was not synced.")
+            log.warning("%s", reason)
+            run.count("malformed")
+            link = links.get(referral_id)
+            if link is not None:
+                writer.fail(link.deal_id, note_html(reason), None, partner_id=referral_id)
+            else:
+                run.audit(entity_type="referral", entity_id=referral_id, system=SYSTEM, action="sync_failed",
+                          success=False, error=reason[:2000])
+            continue
+        readable.append(referral)
+    return readable
 
 
 def in_sync(referral: dict[str, Any], link: Link) -> bool:
