@@ -57,6 +57,10 @@ ECHO_PROPERTY_PREFIXES = ("aws_", "microsoft_")
 ECHO_PROPERTIES = frozenset({"customer_name"})
 
 DEAL_SYNC_ACTIONS = frozenset({"creation", "propertyChange", "associationChange", "restore"})
+#: objects whose associations the sync reads (a deal's company and contacts, a contact's
+#: company); an association with anything else — a note above all, which the integration
+#: itself adds to deals — changes nothing that is synced
+SYNCED_ASSOCIATION_OBJECTS = frozenset({"DEAL", "CONTACT", "COMPANY"})
 CONTACT_COMPANY_ACTIONS = frozenset({"propertyChange", "associationChange", "merge"})
 DELETION_ACTIONS = frozenset({"deletion", "privacyDeletion"})
 
@@ -218,6 +222,12 @@ def is_echo_property(property_name: str) -> bool:
     return property_name in ECHO_PROPERTIES or property_name.startswith(ECHO_PROPERTY_PREFIXES)
 
 
+def is_synced_association(association_type: str) -> bool:
+    """``DEAL_TO_COMPANY``, ``CONTACT_TO_COMPANY``… yes; ``DEAL_TO_NOTE``, ``DEAL_TO_LINE_ITEM``… no."""
+    ends = association_type.upper().split("_TO_")
+    return len(ends) == 2 and set(ends) <= SYNCED_ASSOCIATION_OBJECTS
+
+
 def route_event(event: Mapping[str, Any]) -> RoutingDecision:
     """The DAG that handles ``event``, or why none does."""
     kind = event_type(event)
@@ -227,6 +237,9 @@ def route_event(event: Mapping[str, Any]) -> RoutingDecision:
     property_name = event.get("propertyName")
     if action == "propertyChange" and property_name and is_echo_property(property_name):
         return RoutingDecision(None, f"{kind} of {property_name}: echo of the integration's own write")
+    association = event.get("associationType")
+    if action == "associationChange" and association and not is_synced_association(str(association)):
+        return RoutingDecision(None, f"{kind} {association}: not an association the sync reads")
     if object_type == "deal" and action in DEAL_SYNC_ACTIONS:
         if action == "propertyChange" and property_name not in DEAL_SYNC_PROPERTIES:
             return RoutingDecision(None, f"{kind} of {property_name}: property not synced")

@@ -239,6 +239,30 @@ def test_event_is_routed_to_its_dag(kind, fields, dag_id):
 
 
 @pytest.mark.parametrize(
+    ("kind", "association_type"),
+    [("deal.associationChange", "DEAL_TO_NOTE"), ("deal.associationChange", "DEAL_TO_LINE_ITEM"),
+     ("contact.associationChange", "CONTACT_TO_NOTE"), ("company.associationChange", "COMPANY_TO_TASK")],
+)
+def test_association_changes_with_objects_the_sync_does_not_read_are_ignored(kind, association_type):
+    """The integration adds notes to deals (a failed push says why): routing that association
+    change back to the deal sync would push the deal again, note it again, forever."""
+    decision = route_event(make_event(kind=kind, associationType=association_type))
+    assert decision.dag_id is None
+    assert association_type in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("kind", "association_type", "dag_id"),
+    [("deal.associationChange", "DEAL_TO_CONTACT", DEAL_SYNC_DAG),
+     ("deal.associationChange", "DEAL_TO_COMPANY", DEAL_SYNC_DAG),
+     ("contact.associationChange", "CONTACT_TO_COMPANY", CONTACT_COMPANY_SYNC_DAG),
+     ("company.associationChange", "COMPANY_TO_DEAL", CONTACT_COMPANY_SYNC_DAG)],
+)
+def test_association_changes_between_deals_contacts_and_companies_are_synced(kind, association_type, dag_id):
+    assert route_event(make_event(kind=kind, associationType=association_type)).dag_id == dag_id
+
+
+@pytest.mark.parametrize(
     "kind", ["deal.propertyChange", "contact.propertyChange", "company.propertyChange"]
 )
 @pytest.mark.parametrize("property_name", ["aws_opportunity_id", "microsoft_referral_id", "customer_name"])
