@@ -29,6 +29,8 @@ from partner_sync.sandbox.connections import connection_env
 from partner_sync.sandbox.process import SandboxProcess, free_port
 
 REPO = Path(__file__).resolve().parents[2]
+#: REST calls to a freshly started API server on a busy laptop or CI machine can take a while
+HTTP_TIMEOUT_S = 60
 
 
 @dataclass
@@ -48,6 +50,17 @@ class DevStack:
     extra_env: dict[str, str] = field(default_factory=dict)
     #: trigger hubspot_properties_setup once Airflow is up (the sync writes custom properties)
     bootstrap: bool = True
+    #: request timeout (seconds) of the three API connections; None: the hooks' default
+    api_timeout: float | None = None
+    #: ignore the caller's own ``AIRFLOW_*`` settings (a test process has its own)
+    isolated: bool = False
+    #: API server worker processes (each is a full Python process: keep it small locally)
+    api_workers: int = 2
+    #: pool name -> slots, overriding ``dag_defaults.POOLS`` (a sandbox without rate limits
+    #: does not need the one-slot Partner Central pool that enforces AWS's 1 write / s)
+    pool_slots: dict[str, int] = field(default_factory=dict)
+    #: tasks running at once on this machine (LocalExecutor worker processes)
+    parallelism: int = 8
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     sandbox: SandboxProcess | None = None
 
@@ -62,6 +75,11 @@ class DevStack:
     def environment(self) -> dict[str, str]:
         home = self.airflow_home
         env = dict(os.environ)
+        if self.isolated:
+            env = {
+                key: value for key, value in env.items()
+                if not key.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_")) and key != "AIRFLOW_HOME"
+            }
         env.update(
             {
                 "AIRFLOW_HOME": str(home),
@@ -70,6 +88,7 @@ class DevStack:
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
                 "AIRFLOW__CORE__EXECUTOR": self.executor,
+                "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
                 "AIRFLOW__CORE__AUTH_MANAGER": (
                     "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
                 ),
@@ -78,6 +97,7 @@ class DevStack:
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
                 "AIRFLOW__API__BASE_URL": self.api_url,
                 "AIRFLOW__API__PORT": str(self.api_port),
+                "AIRFLOW__API__WORKERS": str(self.api_workers),
                 "AIRFLOW__API_AUTH__JWT_SECRET": "partner-sync-devstack-jwt-secret",
                 "AIRFLOW__API_AUTH__JWT_ISSUER": "partner-sync-devstack",
                 "AIRFLOW__CORE__FERNET_KEY": "",
@@ -107,6 +127,9 @@ class DevStack:
                 store_url=self.store_url,
                 airflow_api=(self.api_url, self.username, self.password),
                 webhook_url=self.webhook_url,
+                timeout=self.api_timeout,
+                # client-side Partner Central pacing only where the sandbox enforces the quotas
+                pacing=self.rate_limits,
             )
         )
         env.update(self.extra_env)
@@ -136,17 +159,20 @@ class DevStack:
                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
             )
             for pool, (slots, description) in POOLS.items():
+                slots = self.pool_slots.get(pool, slots)
                 subprocess.run(
                     airflow + ["pools", "set", pool, str(slots), description], env=env,
                     check=True, stdout=subprocess.DEVNULL,
                 )
+            # the API server first: tasks report to its execution API, and a task started
+            # before it answers fails (and waits for a retry) for nothing
             self._spawn("api-server", airflow + ["api-server", "--port", str(self.api_port)], env)
+            self._wait_healthy(timeout)
             self._spawn("scheduler", airflow + ["scheduler"], env)
             self._spawn("dag-processor", airflow + ["dag-processor"], env)
             self._spawn("triggerer", airflow + ["triggerer"], env)
             if self.executor == "CeleryExecutor":
                 self._spawn("celery-worker", airflow + ["celery", "worker", "--concurrency", "4"], env)
-            self._wait_healthy(timeout)
             if self.bootstrap:
                 self.trigger("hubspot_properties_setup", run_id="devstack-properties-setup",
                              wait_for_dag=timeout)
@@ -155,15 +181,19 @@ class DevStack:
             raise
         return self
 
+    def check_alive(self) -> None:
+        """Raise if a process of the stack has exited, naming its log."""
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"airflow {name} exited with {process.returncode}; see "
+                    f"{self.airflow_home / 'process-logs' / (name + '.log')}"
+                )
+
     def _wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for name, process in self.processes.items():
-                if process.poll() is not None:
-                    raise RuntimeError(
-                        f"airflow {name} exited with {process.returncode}; see "
-                        f"{self.airflow_home / 'process-logs' / (name + '.log')}"
-                    )
+            self.check_alive()
             try:
                 if requests.get(f"{self.api_url}/api/v2/version", timeout=2).ok:
                     return
@@ -176,7 +206,7 @@ class DevStack:
         response = requests.post(
             f"{self.api_url}/auth/token",
             json={"username": self.username, "password": self.password},
-            timeout=10,
+            timeout=HTTP_TIMEOUT_S,
         )
         response.raise_for_status()
         return response.json()["access_token"]
@@ -188,7 +218,8 @@ class DevStack:
         headers = {"Authorization": f"Bearer {self.token()}"}
         deadline = time.monotonic() + wait_for_dag
         while True:
-            found = requests.get(f"{self.api_url}/api/v2/dags/{dag_id}", headers=headers, timeout=10)
+            self.check_alive()
+            found = requests.get(f"{self.api_url}/api/v2/dags/{dag_id}", headers=headers, timeout=HTTP_TIMEOUT_S)
             if found.ok or time.monotonic() >= deadline:
                 break
             time.sleep(1)
@@ -196,7 +227,7 @@ class DevStack:
         response = requests.post(
             f"{self.api_url}/api/v2/dags/{dag_id}/dagRuns",
             json={"dag_run_id": run_id, "logical_date": None, "conf": conf or {}},
-            headers=headers, timeout=10,
+            headers=headers, timeout=HTTP_TIMEOUT_S,
         )
         if response.status_code == 409:
             return {"dag_run_id": run_id, "existing": True}
