@@ -29,6 +29,8 @@ from partner_sync.sandbox.connections import connection_env
 from partner_sync.sandbox.process import SandboxProcess, free_port
 
 REPO = Path(__file__).resolve().parents[2]
+#: signs the API server's JWTs (a local stack's, not a secret of any real deployment)
+JWT_SECRET = "partner-sync-devstack-jwt-secret"
 #: REST calls to a freshly started API server on a busy laptop or CI machine can take a while
 HTTP_TIMEOUT_S = 60
 
@@ -98,7 +100,7 @@ class DevStack:
                 "AIRFLOW__API__BASE_URL": self.api_url,
                 "AIRFLOW__API__PORT": str(self.api_port),
                 "AIRFLOW__API__WORKERS": str(self.api_workers),
-                "AIRFLOW__API_AUTH__JWT_SECRET": "partner-sync-devstack-jwt-secret",
+                "AIRFLOW__API_AUTH__JWT_SECRET": JWT_SECRET,
                 "AIRFLOW__API_AUTH__JWT_ISSUER": "partner-sync-devstack",
                 "AIRFLOW__CORE__FERNET_KEY": "",
                 "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
@@ -262,21 +264,69 @@ class DevStack:
         self.stop()
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m partner_sync.devstack")
+DEMO_SANDBOX_PORTS = {"hubspot": 8701, "partner_center": 8702, "partner_central": 8703}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m partner_sync.devstack",
+        description="The sandbox and Airflow, connections pointing at the sandbox (the README's demo).",
+    )
     parser.add_argument("--airflow-home", default=str(REPO / ".demo" / "airflow"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", "8080")))
-    parser.add_argument("--executor", default="LocalExecutor")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", "8080")),
+                        help="API server / UI port (0: any free port)")
+    parser.add_argument("--executor", default="LocalExecutor", choices=["LocalExecutor", "CeleryExecutor"])
     parser.add_argument("--rate-limits", choices=["on", "off"], default="on")
-    args = parser.parse_args(argv)
+    parser.add_argument("--seed", choices=["demo", "empty"], default="demo", help="sandbox data at start")
+    parser.add_argument("--sandbox-ports", choices=["fixed", "free"], default="fixed",
+                        help="fixed: 8701-8703; free: any free ports")
+    parser.add_argument("--metadata-url", default=os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"),
+                        help="Airflow metadata DB (default: SQLite in the Airflow home)")
+    parser.add_argument("--store-url", default=None, help="sync store URL (default: SQLite in the Airflow home)")
+    parser.add_argument("--api-timeout", type=float, default=None, help="API connections' request timeout (s)")
+    parser.add_argument("--pool-slots", action="append", default=[], metavar="POOL=SLOTS",
+                        help="override a pool's size (repeatable)")
+    parser.add_argument("--ready-file", default=None,
+                        help="write the stack's addresses and process ids here (JSON) once it is up")
+    return parser.parse_args(argv)
+
+
+def write_ready_file(stack: DevStack, path: Path) -> None:
+    """What a program driving the demo needs: addresses, login, process ids (written atomically)."""
+    assert stack.sandbox is not None
+    info = {
+        "api_url": stack.api_url, "api_port": stack.api_port, "webhook_url": stack.webhook_url,
+        "username": stack.username, "password": stack.password, "airflow_home": str(stack.airflow_home),
+        "executor": stack.executor, "sandbox_ports": stack.sandbox.ports,
+        "processes": {name: process.pid for name, process in stack.processes.items()},
+        "sandbox_pid": stack.sandbox.process.pid if stack.sandbox.process else None,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(path.suffix + ".partial")
+    partial.write_text(json.dumps(info, indent=2) + "\n")
+    partial.replace(path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     port = args.port or free_port()
+    pool_slots = {}
+    for item in args.pool_slots:
+        name, _, slots = item.partition("=")
+        if name not in POOLS or not slots.isdigit():
+            raise SystemExit(f"--pool-slots {item!r}: give POOL=SLOTS with POOL one of {sorted(POOLS)}")
+        pool_slots[name] = int(slots)
     stack = DevStack(
         airflow_home=Path(args.airflow_home),
         api_port=port,
-        sandbox_ports={"hubspot": 8701, "partner_center": 8702, "partner_central": 8703},
+        sandbox_ports=dict(DEMO_SANDBOX_PORTS) if args.sandbox_ports == "fixed" else {},
+        seed=args.seed,
         executor=args.executor,
         rate_limits=args.rate_limits == "on",
-        metadata_url=os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"),
+        metadata_url=args.metadata_url,
+        store_url=args.store_url,
+        api_timeout=args.api_timeout,
+        pool_slots=pool_slots,
     )
 
     def stop(signum: int, frame: object) -> None:
@@ -297,6 +347,8 @@ def main(argv: list[str] | None = None) -> None:
             "Press Ctrl+C to stop everything.",
             flush=True,
         )
+        if args.ready_file:
+            write_ready_file(stack, Path(args.ready_file))
         while all(p.poll() is None for p in stack.processes.values()):
             time.sleep(1)
         print("an Airflow process stopped; shutting down", file=sys.stderr)

@@ -23,10 +23,10 @@ import pytest
 from tests.e2e.figures import FIGURES, record
 from tests.e2e.flows import FlowReport, run_core_flows
 from tests.e2e.scenario import RANGE_CORE
-from tests.e2e.stack import E2EStack, running_stack
+from tests.e2e.stack import LEFTOVERS, E2EStack, running_stack
 
-#: e2e modules in the order they run (the Celery stack first and alone; hygiene last)
-MODULE_ORDER = ("test_celery", "test_end_to_end", "test_bad_input", "test_fault_soak", "test_secret_hygiene")
+#: our e2e modules in the order they run (the Celery stack first and alone; hygiene last)
+MODULE_ORDER = ("test_stack_cleanup", "test_celery", "test_end_to_end", "test_bad_input", "test_fault_soak", "test_secret_hygiene")
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -40,10 +40,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 def _e2e_rank(item: pytest.Item) -> int | None:
+    """Other e2e modules (with stacks of their own) first, while no stack of ours runs."""
     path = Path(str(item.fspath))
     if path.parent.name != "e2e" or path.parent.parent.name != "tests":
         return None
-    return MODULE_ORDER.index(path.stem) if path.stem in MODULE_ORDER else len(MODULE_ORDER)
+    return MODULE_ORDER.index(path.stem) if path.stem in MODULE_ORDER else -1
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -65,6 +66,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]:
         started = time.monotonic()
         yield stack
         record("LocalExecutor stack", lifetime_s=round(time.monotonic() - started, 1))
+    record("LocalExecutor stack", processes_left_after_the_demo_stopped=len(LEFTOVERS.get(stack.stack_id, [])))
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from tests.e2e.scenario import HubSpotBatch, hubspot_deals, incoming_referrals, invitations
-from tests.e2e.stack import E2EStack, wait_for
+from tests.e2e.airflow_rest import wait_for
+from tests.e2e.stack import E2EStack
 
 DEAL_SYNC = "hubspot_deal_sync"
 REFERRAL_POLL = "partner_center_referral_poll"

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from partner_sync.devstack import JWT_SECRET
 from partner_sync.sandbox.connections import SANDBOX_SECRETS
 from tests.e2e.stack import PG_HOST, PG_PORT, PG_USER, E2EStack
 
@@ -37,12 +38,9 @@ class ScanReport:
         self.searched[what] = self.searched.get(what, 0) + n
 
 
-def configured_secrets(stack: E2EStack) -> dict[str, str]:
-    secrets = dict(SANDBOX_SECRETS)
-    jwt_secret = stack.devstack.environment().get("AIRFLOW__API_AUTH__JWT_SECRET")
-    if jwt_secret:
-        secrets["airflow_jwt_secret"] = jwt_secret
-    return secrets
+def configured_secrets() -> dict[str, str]:
+    """The sandbox connections' secrets and the API server's JWT signing key."""
+    return {**SANDBOX_SECRETS, "airflow_jwt_secret": JWT_SECRET}
 
 
 def find_secrets(text: str, secrets: dict[str, str]) -> list[str]:
@@ -54,7 +52,7 @@ def find_secrets(text: str, secrets: dict[str, str]) -> list[str]:
 
 def scan_stack(stack: E2EStack) -> ScanReport:
     report = ScanReport()
-    secrets = configured_secrets(stack)
+    secrets = configured_secrets()
     scan_files(stack.airflow_home, secrets, report)
     scan_database(stack.metadata_db, "metadata DB", secrets, report)
     scan_database(stack.store_db, "sync store", secrets, report)

@@ -33,7 +33,8 @@ from tests.e2e.flows import (
     seed_hubspot,
 )
 from tests.e2e.scenario import HubSpotBatch, hubspot_deals, incoming_referrals, invitations
-from tests.e2e.stack import API_TIMEOUT_S, E2EStack, wait_for
+from tests.e2e.airflow_rest import wait_for
+from tests.e2e.stack import API_TIMEOUT_S, E2EStack
 
 SYSTEMS = ("hubspot", "partner_center", "partner_central")
 FAULTS = {"error_rate": 0.10, "throttle_rate": 0.05, "timeout_rate": 0.02,

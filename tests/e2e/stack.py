@@ -1,31 +1,37 @@
-"""Starting real Airflow for the end-to-end suite, and talking to it.
+"""Starting real Airflow for the end-to-end suite — with the README's demo command.
 
-- :func:`postgres_database`: a fresh database with a random name on the machine's Postgres,
-  dropped afterwards (``WITH (FORCE)``: Airflow's pooled connections may still be open).
-- :func:`running_stack`: :class:`partner_sync.devstack.DevStack` — the README's demo command —
-  on two such databases (Airflow's metadata and the package's store), the sandbox with rate
-  limits off and short API timeouts, LocalExecutor or CeleryExecutor with the machine's Redis
-  on a dedicated DB number. Every process runs in its own process group and is killed on exit,
-  whatever happened.
-- :class:`AirflowRest`: the REST API v2 calls the tests need (trigger, wait, task instances).
+:func:`running_stack` runs ``bash scripts/demo.sh`` (the README's first command: it sets up
+``.venv`` and starts :mod:`partner_sync.devstack`) with options instead of the demo's defaults:
+two fresh Postgres databases (Airflow's metadata and the package's store), an empty sandbox
+with rate limits off, free ports, short API timeouts, wide pools, LocalExecutor or
+CeleryExecutor with the machine's Redis on a DB number of its own. The demo writes its
+addresses and process ids to a ready file; the tests drive the stack through those. So the
+demo is exercised by every e2e run and cannot rot.
+
+Teardown, whatever happened: SIGTERM to the demo (it stops every process group it started),
+then SIGKILL to any of those process groups still alive, then the databases are dropped.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 
-from partner_sync.devstack import DevStack
-from partner_sync.sandbox.process import free_port
+from partner_sync.devstack import REPO
+from partner_sync.sandbox.process import SandboxProcess
+from tests.e2e.airflow_rest import AirflowRest, wait_for
 
 PG_HOST = os.environ.get("PARTNER_SYNC_PG_HOST", "127.0.0.1")
 PG_PORT = os.environ.get("PARTNER_SYNC_PG_PORT", "5432")
@@ -34,11 +40,15 @@ PG_USER = os.environ.get("PARTNER_SYNC_PG_USER", "postgres")
 REDIS_URL = os.environ.get("PARTNER_SYNC_E2E_REDIS_URL", "redis://127.0.0.1:6379/5")
 #: seconds the connections give an API call before timing out (the soak injects longer ones)
 API_TIMEOUT_S = 4.0
-TERMINAL_RUN_STATES = ("success", "failed")
 #: the sandbox runs without rate limits here, so the API pools need not serialize the tasks
 #: (the one-slot Partner Central pool exists for AWS's 1 write / s); wider pools also make
 #: pushes of the same deal from two runs meet, which is what idempotency must survive
 WIDE_POOLS = {"partner_central_api": 4, "partner_center_api": 4, "hubspot_api": 4}
+START_TIMEOUT_S = 300.0
+#: environment variable every process of an e2e stack inherits (its stack id)
+STACK_MARKER = "PARTNER_SYNC_E2E_STACK"
+#: stack id -> processes still alive after the demo had stopped (killed by the harness)
+LEFTOVERS: dict[str, list[str]] = {}
 
 
 def postgres_url(database: str, driver: str = "psycopg2") -> str:
@@ -78,26 +88,28 @@ def flush_redis_db(url: str = REDIS_URL) -> None:
 
 @dataclass
 class E2EStack:
-    """A started DevStack plus what the tests need to inspect it."""
+    """A stack the demo command started: its addresses, processes and databases."""
 
-    devstack: DevStack
+    demo: subprocess.Popen
+    info: dict[str, Any]
     metadata_db: str
     store_db: str
     rest: AirflowRest
     started_in_s: float
+    stack_id: str = ""
+    sandbox: SandboxProcess = field(init=False)
 
-    def process_group(self, component: str) -> int:
-        """Process group of one Airflow component (its tasks run in the same group)."""
-        return os.getpgid(self.devstack.processes[component].pid)
-
-    @property
-    def sandbox(self):  # noqa: ANN201 - SandboxProcess
-        assert self.devstack.sandbox is not None
-        return self.devstack.sandbox
+    def __post_init__(self) -> None:
+        # the demo's sandbox, addressed by its ports (this object neither starts nor stops it)
+        self.sandbox = SandboxProcess(ports=dict(self.info["sandbox_ports"]))
 
     @property
     def airflow_home(self) -> Path:
-        return self.devstack.airflow_home
+        return Path(self.info["airflow_home"])
+
+    @property
+    def webhook_url(self) -> str:
+        return self.info["webhook_url"]
 
     @property
     def store_url(self) -> str:
@@ -108,17 +120,17 @@ class E2EStack:
 
         return SyncStore(self.store_url)
 
-    def metadata_query(self, sql: str, params: tuple = ()) -> list[tuple]:
-        """Rows of a read-only query on Airflow's metadata DB (tests may look; tasks may not)."""
-        import psycopg2
+    def process_group(self, component: str) -> int:
+        """Process group of one Airflow component (its tasks run in the same group)."""
+        return os.getpgid(self.info["processes"][component])
 
-        connection = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=self.metadata_db)
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                return cursor.fetchall()
-        finally:
-            connection.close()
+    def check_alive(self) -> None:
+        """Raise if the demo or one of the processes it started has exited."""
+        if self.demo.poll() is not None:
+            raise RuntimeError(f"the demo command exited with {self.demo.returncode}: {demo_log_tail(self.airflow_home)}")
+        for name, pid in self.info["processes"].items():
+            if not _alive(pid):
+                raise RuntimeError(f"airflow {name} (pid {pid}) is gone; see {self.airflow_home / 'process-logs'}")
 
     def seed(self, system: str, objects: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
         """``POST /_sandbox/seed`` on one emulator; an error names the emulator's reason."""
@@ -132,7 +144,7 @@ class E2EStack:
         from partner_sync.sandbox.connections import SANDBOX_SECRETS
 
         body: dict[str, Any] = {
-            "target_url": self.devstack.webhook_url,
+            "target_url": self.webhook_url,
             "client_secret": SANDBOX_SECRETS["hubspot_webhook_secret"],
         }
         if subscriptions is not None:
@@ -152,179 +164,146 @@ class E2EStack:
         return response.json()["deliveries"]
 
 
+def demo_command(home: Path, executor: str, metadata_db: str, store_db: str, ready_file: Path,
+                 api_timeout: float) -> list[str]:
+    """``bash scripts/demo.sh`` with the e2e suite's options."""
+    command = [
+        "bash", str(REPO / "scripts" / "demo.sh"),
+        "--airflow-home", str(home), "--port", "0", "--executor", executor,
+        "--seed", "empty", "--rate-limits", "off", "--sandbox-ports", "free",
+        "--metadata-url", postgres_url(metadata_db), "--store-url", postgres_url(store_db),
+        "--api-timeout", str(api_timeout), "--ready-file", str(ready_file),
+    ]
+    for pool, slots in WIDE_POOLS.items():
+        command += ["--pool-slots", f"{pool}={slots}"]
+    return command
+
+
+def demo_environment(extra: dict[str, str]) -> dict[str, str]:
+    """This process's environment without its own Airflow settings (the pytest session's
+    isolated AIRFLOW_HOME, connections of other tests), plus ``extra``."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_")) and key != "AIRFLOW_HOME"}
+    env.update(extra)
+    return env
+
+
+def demo_log_tail(home: Path, chars: int = 3000) -> str:
+    path = home / "process-logs" / "demo.log"
+    return path.read_text(errors="replace")[-chars:] if path.exists() else "(no demo log)"
+
+
 @contextlib.contextmanager
-def running_stack(
-    home: Path,
-    executor: str = "LocalExecutor",
-    extra_env: dict[str, str] | None = None,
-    api_timeout: float = API_TIMEOUT_S,
-) -> Iterator[E2EStack]:
-    """Postgres databases + DevStack (sandbox without rate limits, empty) until the block ends."""
+def running_stack(home: Path, executor: str = "LocalExecutor", extra_env: dict[str, str] | None = None,
+                  api_timeout: float = API_TIMEOUT_S, demo_args: list[str] | None = None,
+                  stack_id: str | None = None) -> Iterator[E2EStack]:
+    """The demo command on fresh databases until the block ends (see the module docstring).
+
+    ``demo_args`` are appended to the demo's options (a later option wins); ``stack_id`` marks
+    every process of the stack (environment variable :data:`STACK_MARKER`).
+    """
     env = dict(extra_env or {})
+    stack_id = stack_id or uuid.uuid4().hex
+    env[STACK_MARKER] = stack_id
     if executor == "CeleryExecutor":
         env.setdefault("AIRFLOW__CELERY__BROKER_URL", REDIS_URL)
         flush_redis_db(env["AIRFLOW__CELERY__BROKER_URL"])
     with postgres_database("psync_e2e_meta") as metadata_db, postgres_database("psync_e2e_store") as store_db:
         if executor == "CeleryExecutor":
             env.setdefault("AIRFLOW__CELERY__RESULT_BACKEND", "db+" + postgres_url(metadata_db))
-        devstack = DevStack(
-            airflow_home=home,
-            api_port=free_port(),
-            seed="empty",
-            rate_limits=False,
-            executor=executor,
-            metadata_url=postgres_url(metadata_db),
-            store_url=postgres_url(store_db),
-            api_timeout=api_timeout,
-            extra_env=env,
-            isolated=True,
-            pool_slots=WIDE_POOLS,
-        )
+        (home / "process-logs").mkdir(parents=True, exist_ok=True)
+        ready_file = home / "demo-ready.json"
+        ready_file.unlink(missing_ok=True)
         started = time.monotonic()
+        with open(home / "process-logs" / "demo.log", "ab") as log:
+            demo = subprocess.Popen(
+                demo_command(home, executor, metadata_db, store_db, ready_file, api_timeout) + list(demo_args or []),
+                env=demo_environment(env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO,
+            )
+        info: dict[str, Any] = {}
         try:
-            devstack.start(timeout=240)
-            rest = AirflowRest(devstack.api_url, devstack.username, devstack.password)
-            stack = E2EStack(devstack, metadata_db, store_db, rest, time.monotonic() - started)
-            # the README's demo command bootstraps the HubSpot properties: wait for it
-            wait_for(lambda: devstack.check_alive() or rest._terminal("hubspot_properties_setup", "devstack-properties-setup"),
+            info = wait_ready(demo, ready_file, home)
+            rest = AirflowRest(info["api_url"], info["username"], info["password"])
+            stack = E2EStack(demo, info, metadata_db, store_db, rest, time.monotonic() - started, stack_id)
+            # the demo bootstraps the HubSpot properties: wait for that run
+            wait_for(lambda: stack.check_alive() or rest.finished_run("hubspot_properties_setup", "devstack-properties-setup"),
                      180, "hubspot_properties_setup (the demo's bootstrap) to finish")
             stack.rest.wait_run("hubspot_properties_setup", "devstack-properties-setup", timeout=10)
             yield stack
         finally:
-            devstack.stop()
+            stop_demo(demo, info or _read_ready(ready_file), stack_id)
             if executor == "CeleryExecutor":
                 with contextlib.suppress(Exception):
                     flush_redis_db(env["AIRFLOW__CELERY__BROKER_URL"])
 
 
-class RunFailed(AssertionError):
-    """A DAG run ended in ``failed`` where success was expected."""
+def wait_ready(demo: subprocess.Popen, ready_file: Path, home: Path) -> dict[str, Any]:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if demo.poll() is not None:
+            raise RuntimeError(f"the demo command exited with {demo.returncode}:\n{demo_log_tail(home)}")
+        info = _read_ready(ready_file)
+        if info:
+            return info
+        time.sleep(0.5)
+    raise RuntimeError(f"the demo command was not up after {START_TIMEOUT_S:.0f}s:\n{demo_log_tail(home)}")
 
 
-class AirflowRest:
-    """The Airflow REST API v2, authenticated as the stack's admin user (JWT, refreshed)."""
-
-    def __init__(self, base_url: str, username: str, password: str) -> None:
-        self.base_url = base_url
-        self.username = username
-        self.password = password
-        self._token: str | None = None
-        self.session = requests.Session()
-
-    def token(self, refresh: bool = False) -> str:
-        if self._token is None or refresh:
-            response = self.session.post(
-                f"{self.base_url}/auth/token", json={"username": self.username, "password": self.password}, timeout=60
-            )
-            response.raise_for_status()
-            self._token = response.json()["access_token"]
-        return self._token
-
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", 60)
-        extra_headers = kwargs.pop("headers", None) or {}
-        for attempt in range(2):
-            headers = {**extra_headers, "Authorization": f"Bearer {self.token(refresh=attempt > 0)}"}
-            response = self.session.request(method, f"{self.base_url}{path}", headers=headers, **kwargs)
-            if response.status_code != 401:
-                return response
-        return response
-
-    def get(self, path: str, **params: Any) -> Any:
-        response = self.request("GET", path, params=params)
-        response.raise_for_status()
-        return response.json()
-
-    def _paged(self, path: str, key: str, **params: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        while True:
-            page = self.get(path, limit=100, offset=len(items), **params)
-            items.extend(page[key])
-            if not page[key] or len(items) >= page.get("total_entries", 0):
-                return items
-
-    # ----------------------------------------------------------------- runs
-    def trigger(
-        self, dag_id: str, run_id: str | None = None, conf: dict[str, Any] | None = None,
-        logical_date: str | None = None, data_interval: tuple[str, str] | None = None,
-    ) -> requests.Response:
-        """POST a run (``logical_date`` null unless given); the response, whatever its status."""
-        body: dict[str, Any] = {"logical_date": logical_date, "conf": conf or {}}
-        if run_id:
-            body["dag_run_id"] = run_id
-        if data_interval:
-            body["data_interval_start"], body["data_interval_end"] = data_interval
-        return self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
-
-    def trigger_ok(self, dag_id: str, run_id: str | None = None, conf: dict[str, Any] | None = None,
-                   logical_date: str | None = None, data_interval: tuple[str, str] | None = None) -> str:
-        response = self.trigger(dag_id, run_id, conf, logical_date, data_interval)
-        if response.status_code >= 300:
-            raise AssertionError(f"trigger {dag_id} {run_id}: {response.status_code} {response.text[:500]}")
-        return response.json()["dag_run_id"]
-
-    def runs(self, dag_id: str = "~", **params: Any) -> list[dict[str, Any]]:
-        return self._paged(f"/api/v2/dags/{dag_id}/dagRuns", "dag_runs", **params)
-
-    def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
-        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
-
-    def wait_run(self, dag_id: str, run_id: str, timeout: float = 180.0, expect: str | None = "success") -> dict[str, Any]:
-        """Wait for a terminal state; with ``expect``, fail (naming failed tasks) on any other."""
-        run = wait_for(lambda: self._terminal(dag_id, run_id), timeout, f"{dag_id} run {run_id} to finish")
-        if expect and run["state"] != expect:
-            failed = [
-                f"{ti['task_id']}[{ti.get('map_index', -1)}]={ti['state']} (try {ti.get('try_number')})"
-                for ti in self.task_instances(dag_id, run_id)
-                if ti["state"] not in ("success", "skipped")
-            ]
-            raise RunFailed(f"{dag_id} run {run_id} ended {run['state']}, expected {expect}: {failed}")
-        return run
-
-    def _terminal(self, dag_id: str, run_id: str) -> dict[str, Any] | None:
-        response = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
-        if response.status_code == 404:
-            return None
-        response.raise_for_status()
-        run = response.json()
-        return run if run["state"] in TERMINAL_RUN_STATES else None
-
-    def wait_runs_settled(self, dag_ids: list[str], timeout: float = 300.0) -> list[dict[str, Any]]:
-        """Wait until none of the DAGs has a queued or running run; return all their runs."""
-
-        def settled() -> list[dict[str, Any]] | None:
-            runs = [run for dag_id in dag_ids for run in self.runs(dag_id)]
-            return runs if all(run["state"] in TERMINAL_RUN_STATES for run in runs) else None
-
-        return wait_for(settled, timeout, f"the runs of {dag_ids} to settle")
-
-    def task_instances(self, dag_id: str = "~", run_id: str = "~", **params: Any) -> list[dict[str, Any]]:
-        return self._paged(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", "task_instances", **params)
-
-    def xcom_value(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
-        return self.get(
-            f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}", deserialize=True
-        ).get("value")
+def _read_ready(ready_file: Path) -> dict[str, Any]:
+    try:
+        return json.loads(ready_file.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
-def wait_for(probe: Callable[[], Any], timeout: float, what: str, interval: float = 1.0) -> Any:
-    """Call ``probe`` until it returns something truthy; that value, or AssertionError."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while True:
+def stop_demo(demo: subprocess.Popen, info: dict[str, Any], stack_id: str) -> None:
+    """SIGTERM the demo (it stops what it started); then SIGKILL whatever is left of it: the
+    process groups it reported, and any process still carrying the stack's marker."""
+    if demo.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(demo.pid, signal.SIGTERM)
         try:
-            value = probe()
-            if value:
-                return value
-        except (requests.RequestException, KeyError) as error:
-            last_error = error
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}" + (f" ({last_error})" if last_error else ""))
-        time.sleep(interval)
+            demo.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait()
+    # every process the demo started leads its own process group (start_new_session)
+    leaders = [*info.get("processes", {}).values(), info.get("sandbox_pid")]
+    for pid in [pid for pid in leaders if pid]:
+        if _alive(pid) and _is_ours(pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+    leftovers = processes_of(stack_id)
+    LEFTOVERS[stack_id] = [" ".join(process.cmdline())[:120] for process in leftovers]
+    for process in leftovers:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
 
 
-def run_subprocess_ok(args: list[str], env: dict[str, str]) -> str:
-    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
-    if result.returncode:
-        raise AssertionError(f"{args} exited {result.returncode}: {result.stderr[-2000:]}")
-    return result.stdout
+def processes_of(stack_id: str) -> list[psutil.Process]:
+    """Live processes whose environment carries the stack's marker."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get(STACK_MARKER) == stack_id and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _is_ours(pid: int) -> bool:
+    """The pid still belongs to a process the demo started (not a recycled pid)."""
+    try:
+        command = " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
+        return False
+    return "airflow" in command or "partner_sync" in command

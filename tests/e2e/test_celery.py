@@ -20,7 +20,7 @@ from tests.e2e.figures import record
 from tests.e2e.flows import DEAL_SYNC, FlowReport, run_core_flows
 from tests.e2e.scenario import RANGE_CORE
 from tests.e2e.secrets_scan import scan_stack
-from tests.e2e.stack import E2EStack, running_stack
+from tests.e2e.stack import LEFTOVERS, E2EStack, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -31,6 +31,7 @@ def celery_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]
     with running_stack(home, "CeleryExecutor") as stack:
         record("CeleryExecutor stack", start_s=round(stack.started_in_s, 1), airflow_home=str(home))
         yield stack
+    record("CeleryExecutor stack", processes_left_after_the_demo_stopped=len(LEFTOVERS.get(stack.stack_id, [])))
 
 
 @pytest.fixture(scope="module")

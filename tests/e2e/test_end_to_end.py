@@ -21,6 +21,14 @@ from tests.e2e.stack import E2EStack
 pytestmark = pytest.mark.e2e
 
 
+def test_the_readmes_demo_command_started_the_stack(local_stack: E2EStack) -> None:
+    """The set-up ran ``bash scripts/demo.sh``; it printed what the README promises."""
+    banner = (local_stack.airflow_home / "process-logs" / "demo.log").read_text(errors="replace")
+    assert f"Airflow UI:  {local_stack.info['api_url']}   (login: admin / admin)" in banner, banner[-2000:]
+    assert f"Webhooks:    POST {local_stack.webhook_url}" in banner
+    assert local_stack.demo.poll() is None, "the demo command is not running"
+
+
 def test_webhooks_are_signed_accepted_and_trigger_deal_sync(local_stack: E2EStack, core_report: FlowReport) -> None:
     deliveries = local_stack.webhook_deliveries()
     assert deliveries, "the HubSpot emulator delivered no webhook"

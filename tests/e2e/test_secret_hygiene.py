@@ -18,8 +18,8 @@ from tests.e2e.stack import E2EStack
 pytestmark = pytest.mark.e2e
 
 
-def test_the_scanner_finds_what_it_looks_for(local_stack: E2EStack) -> None:
-    secrets = configured_secrets(local_stack)
+def test_the_scanner_finds_what_it_looks_for() -> None:
+    secrets = configured_secrets()
     for name, value in SANDBOX_SECRETS.items():
         assert find_secrets(f"Authorization: Bearer {value}", secrets) == [name]
     assert find_secrets('{"access_token": "pcsbx-at-AbCdEfGhIjKlMnOpQrStUv012345"}', secrets)
