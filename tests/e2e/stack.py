@@ -4,7 +4,7 @@
 ``.venv`` and starts :mod:`partner_sync.devstack`) with options instead of the demo's defaults:
 two fresh Postgres databases (Airflow's metadata and the package's store), an empty sandbox
 with rate limits off, free ports, short API timeouts, wide pools, LocalExecutor or
-CeleryExecutor with the machine's Redis on a DB number of its own. The demo writes its
+CeleryExecutor with the machine's Redis (DB 5, a queue of the stack's own). The demo writes its
 addresses and process ids to a ready file; the tests drive the stack through those. So the
 demo is exercised by every e2e run and cannot rot.
 
@@ -36,7 +36,7 @@ from tests.e2e.airflow_rest import AirflowRest, wait_for
 PG_HOST = os.environ.get("PARTNER_SYNC_PG_HOST", "127.0.0.1")
 PG_PORT = os.environ.get("PARTNER_SYNC_PG_PORT", "5432")
 PG_USER = os.environ.get("PARTNER_SYNC_PG_USER", "postgres")
-#: Redis DB number the Celery broker uses (flushed before and after the Celery test)
+#: Redis DB the Celery broker uses (each stack has a queue of its own in it)
 REDIS_URL = os.environ.get("PARTNER_SYNC_E2E_REDIS_URL", "redis://127.0.0.1:6379/5")
 #: seconds the connections give an API call before timing out (the soak injects longer ones)
 API_TIMEOUT_S = 4.0
@@ -79,11 +79,14 @@ def postgres_database(prefix: str) -> Iterator[str]:
             _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def flush_redis_db(url: str = REDIS_URL) -> None:
-    """Empty the one Redis DB the Celery test uses (never any other)."""
+def delete_queue(queue: str, url: str = REDIS_URL) -> None:
+    """Remove a stack's own Celery queue from Redis (its lists and bindings, nothing else:
+    another run of the suite may share the DB)."""
     import redis
 
-    redis.Redis.from_url(url).flushdb()
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(match=f"*{queue}*"):
+        client.delete(key)
 
 
 @dataclass
@@ -97,6 +100,8 @@ class E2EStack:
     rest: AirflowRest
     started_in_s: float
     stack_id: str = ""
+    #: the Celery queue of the stack's tasks (CeleryExecutor only)
+    queue: str | None = None
     sandbox: SandboxProcess = field(init=False)
 
     def __post_init__(self) -> None:
@@ -207,7 +212,9 @@ def running_stack(home: Path, executor: str = "LocalExecutor", extra_env: dict[s
     env[STACK_MARKER] = stack_id
     if executor == "CeleryExecutor":
         env.setdefault("AIRFLOW__CELERY__BROKER_URL", REDIS_URL)
-        flush_redis_db(env["AIRFLOW__CELERY__BROKER_URL"])
+        # a queue of its own: two runs of the suite on one machine share the Redis DB, and a
+        # worker must never take (or a flush delete) another stack's tasks
+        env.setdefault("AIRFLOW__OPERATORS__DEFAULT_QUEUE", f"partner-sync-e2e-{stack_id[:12]}")
     with postgres_database("psync_e2e_meta") as metadata_db, postgres_database("psync_e2e_store") as store_db:
         if executor == "CeleryExecutor":
             env.setdefault("AIRFLOW__CELERY__RESULT_BACKEND", "db+" + postgres_url(metadata_db))
@@ -224,7 +231,8 @@ def running_stack(home: Path, executor: str = "LocalExecutor", extra_env: dict[s
         try:
             info = wait_ready(demo, ready_file, home)
             rest = AirflowRest(info["api_url"], info["username"], info["password"])
-            stack = E2EStack(demo, info, metadata_db, store_db, rest, time.monotonic() - started, stack_id)
+            stack = E2EStack(demo, info, metadata_db, store_db, rest, time.monotonic() - started, stack_id,
+                             env.get("AIRFLOW__OPERATORS__DEFAULT_QUEUE"))
             # the demo bootstraps the HubSpot properties: wait for that run
             wait_for(lambda: stack.check_alive() or rest.finished_run("hubspot_properties_setup", "devstack-properties-setup"),
                      180, "hubspot_properties_setup (the demo's bootstrap) to finish")
@@ -234,7 +242,7 @@ def running_stack(home: Path, executor: str = "LocalExecutor", extra_env: dict[s
             stop_demo(demo, info or _read_ready(ready_file), stack_id)
             if executor == "CeleryExecutor":
                 with contextlib.suppress(Exception):
-                    flush_redis_db(env["AIRFLOW__CELERY__BROKER_URL"])
+                    delete_queue(env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"], env["AIRFLOW__CELERY__BROKER_URL"])
 
 
 def wait_ready(demo: subprocess.Popen, ready_file: Path, home: Path) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """The same end-to-end scenario on the distributed topology ``docker-compose.yaml`` describes:
-CeleryExecutor with the machine's Redis as broker (a DB number of its own), Postgres as
+CeleryExecutor with the machine's Redis as broker (DB 5, a queue of the stack's own), Postgres as
 metadata DB, result backend and sync store, and every Airflow service as its own process
 (api-server, scheduler, dag-processor, triggerer, celery worker).
 
@@ -58,7 +58,7 @@ def test_every_task_ran_on_the_celery_worker(celery_stack: E2EStack, celery_repo
     assert instances
     missing = [f"{ti['dag_id']}.{ti['task_id']} {ti['dag_run_id']}" for ti in instances if ti["id"] not in worker_log]
     assert not missing, f"{len(missing)} task instance(s) the Celery worker never received: {missing[:10]}"
-    assert all(ti.get("executor") in (None, "CeleryExecutor") for ti in instances)
+    assert {ti["queue"] for ti in instances} == {celery_stack.queue}
 
 
 def test_no_secret_anywhere_on_the_celery_stack(celery_stack: E2EStack, celery_report: FlowReport) -> None:

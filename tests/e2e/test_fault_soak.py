@@ -17,7 +17,15 @@ from tests.e2e.checks import airflow_figures, store_problems
 from tests.e2e.figures import record
 from tests.e2e.flows import SandboxView
 from tests.e2e.scenario import RANGE_SOAK
-from tests.e2e.soak import SYSTEMS, SoakReport, SoakSize, run_soak, runs_started_while_idle, soak_problems
+from tests.e2e.soak import (
+    SYSTEMS,
+    SoakReport,
+    SoakSize,
+    logged_hook_retries,
+    run_soak,
+    runs_started_while_idle,
+    soak_problems,
+)
 from tests.e2e.stack import E2EStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.soak]
@@ -28,6 +36,7 @@ def soak(local_stack: E2EStack) -> SoakReport:
     size = SoakSize.from_env()
     before = {system: local_stack.sandbox.stats(system)["total"] for system in SYSTEMS}
     runs_before = {run["dag_run_id"] for run in local_stack.rest.runs()}
+    hook_retries_before = logged_hook_retries(local_stack.airflow_home)
     started = time.monotonic()
     report = run_soak(local_stack, RANGE_SOAK, size)
     figures = airflow_figures(local_stack)
@@ -44,6 +53,8 @@ def soak(local_stack: E2EStack) -> SoakReport:
                f"{report.killed.get('partner_central_calls_before_kill')} Partner Central calls",
         retried_task_instances=figures["retried_task_instances"],
         retries=figures["retries"],
+        hook_retries_logged={api: n - hook_retries_before[api]
+                             for api, n in logged_hook_retries(local_stack.airflow_home).items()},
     )
     return report
 
