@@ -63,6 +63,9 @@ class DevStack:
     pool_slots: dict[str, int] = field(default_factory=dict)
     #: tasks running at once on this machine (LocalExecutor worker processes)
     parallelism: int = 8
+    #: ports of the log servers of workers and triggerer (0: a free port, so that two stacks
+    #: on one machine do not fight over Airflow's fixed 8793 / 8794)
+    log_server_ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     sandbox: SandboxProcess | None = None
 
@@ -76,6 +79,9 @@ class DevStack:
 
     def environment(self) -> dict[str, str]:
         home = self.airflow_home
+        for name in ("worker", "triggerer"):
+            if not self.log_server_ports.get(name):
+                self.log_server_ports[name] = free_port()
         env = dict(os.environ)
         if self.isolated:
             env = {
@@ -100,6 +106,8 @@ class DevStack:
                 "AIRFLOW__API__BASE_URL": self.api_url,
                 "AIRFLOW__API__PORT": str(self.api_port),
                 "AIRFLOW__API__WORKERS": str(self.api_workers),
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.log_server_ports["worker"]),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.log_server_ports["triggerer"]),
                 "AIRFLOW__API_AUTH__JWT_SECRET": JWT_SECRET,
                 "AIRFLOW__API_AUTH__JWT_ISSUER": "partner-sync-devstack",
                 "AIRFLOW__CORE__FERNET_KEY": "",
