@@ -6,7 +6,8 @@ The ``hubspot_deal_sync`` DAG's task functions run in this process as the DAG wi
 tasks in separate pools there), each with its own :class:`SyncRun`. The rate limiters are
 process-wide, so the two pushes share HubSpot's budget exactly as they must.
 
-Figures: HubSpot calls per deal, Partner Central writes (first push, re-run), Partner Center
+Figures: HubSpot calls per deal, Partner Central writes (first push, re-run: the writes the
+service accepted, and the HTTP attempts it saw, throttled retries included), Partner Center
 calls, wall time against the rate-limit floor (the 200 opportunity creates at 1 write / s).
 """
 
@@ -78,6 +79,28 @@ def seed_deals(session: Bench, microsoft: int, aws: int, chunk: int = 200) -> li
     return ids
 
 
+class AcceptedCalls:
+    """Partner Central calls the service answered with success, by operation, counted on the
+    client (botocore's ``after-call``, once per call whatever its retries). The sandbox counts
+    every HTTP attempt, including ones it throttled and botocore retried: those cost budget
+    but write nothing."""
+
+    def __init__(self) -> None:
+        self.by_operation: dict[str, int] = {}
+
+    def watch(self, client: Any) -> None:
+        client.meta.events.register("after-call.partnercentral-selling", self._after_call)
+
+    def _after_call(self, http_response: Any = None, model: Any = None, **kwargs: Any) -> None:
+        if http_response is not None and 200 <= http_response.status_code < 300:
+            self.by_operation[model.name] = self.by_operation.get(model.name, 0) + 1
+
+    def writes(self) -> int:
+        from partner_sync.ace_model import pacing_class
+
+        return sum(n for operation, n in self.by_operation.items() if pacing_class(operation) == "write")
+
+
 def push(run_id: str, ids: list[str]) -> dict[str, Any]:
     """``plan``, then ``push_microsoft`` and ``push_aws`` in parallel; their return values."""
     from partner_sync.sync import aws_push, microsoft_push
@@ -85,11 +108,13 @@ def push(run_id: str, ids: list[str]) -> dict[str, Any]:
     from partner_sync.sync.runtime import SyncRun
 
     plan = plan_push(SyncRun(dag_id=DAG_ID, run_id=run_id), {"deal_ids": ids})
+    aws_run, accepted = SyncRun(dag_id=DAG_ID, run_id=run_id), AcceptedCalls()
+    accepted.watch(aws_run.partner_central.conn)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="push") as pool:
         microsoft = pool.submit(microsoft_push.push_deals, SyncRun(dag_id=DAG_ID, run_id=run_id), plan["microsoft"])
-        aws = pool.submit(aws_push.push_deals, SyncRun(dag_id=DAG_ID, run_id=run_id), plan["aws"])
+        aws = pool.submit(aws_push.push_deals, aws_run, plan["aws"])
         return {"plan": {k: len(v) for k, v in plan.items() if isinstance(v, list)},
-                "microsoft": microsoft.result(), "aws": aws.result()}
+                "microsoft": microsoft.result(), "aws": aws.result(), "accepted_writes": accepted.writes()}
 
 
 def run(microsoft: int = MICROSOFT_DEALS, aws: int = AWS_DEALS) -> dict[str, Any]:
@@ -110,7 +135,7 @@ def measure(session: Bench, ids: list[str], microsoft: int, aws: int) -> dict[st
     rerun_calls = session.calls_since("rerun")
 
     first_buckets, rerun_buckets = calls_by_bucket(first_calls), calls_by_bucket(rerun_calls)
-    writes = first_buckets.get("partner_central.write", 0)
+    writes = first["accepted_writes"]
     opportunities = len(session.sandbox.state("partner_central")["opportunities"])
     referrals = len(session.sandbox.state("partner_center")["referrals"])
     return {
@@ -120,7 +145,9 @@ def measure(session: Bench, ids: list[str], microsoft: int, aws: int) -> dict[st
         "hubspot_calls_per_100_rerun": per_hundred(total(rerun_calls["hubspot"]), len(ids)),
         "partner_central_writes": writes,
         "partner_central_writes_per_changed": round(writes / aws, 3) if aws else 0.0,
-        "partner_central_writes_rerun": rerun_buckets.get("partner_central.write", 0),
+        "partner_central_writes_rerun": rerun["accepted_writes"],
+        "partner_central_write_attempts": first_buckets.get("partner_central.write", 0),
+        "partner_central_write_attempts_rerun": rerun_buckets.get("partner_central.write", 0),
         "partner_center_calls": total(first_calls["partner_center"]),
         "partner_center_calls_rerun": total(rerun_calls["partner_center"]),
         "wall_s": first_watch.seconds,
