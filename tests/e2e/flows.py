@@ -94,10 +94,6 @@ class SandboxView:
         return [n["properties"].get("hs_note_body", "") for n in self.hubspot["notes"] if n["id"] in note_ids]
 
 
-def notes_text(view: SandboxView) -> list[str]:
-    return [note["properties"].get("hs_note_body", "") for note in view.hubspot["notes"]]
-
-
 # --------------------------------------------------------------------------- steps
 
 
