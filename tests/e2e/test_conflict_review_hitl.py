@@ -123,14 +123,33 @@ def trigger(airflow: AirflowDeployment) -> str:
 
 
 def questions_waiting(airflow: AirflowDeployment, run_id: str, count: int) -> dict[int, dict]:
-    """The run's questions by map index, once ``count`` of them await input."""
+    """The run's questions by map index, once ``count`` of them await input and the scheduler
+    has taken note that their first tries paused (see :func:`pauses_noted`)."""
 
     def waiting():
         details = hitl_details(airflow, run_id)
         states = [d["task_instance"]["state"] for d in details]
         return details if len(details) == count and states == ["awaiting_input"] * count else None
 
-    return {d["task_instance"]["map_index"]: d for d in wait_for(f"{count} question(s)", waiting, airflow)}
+    questions = {d["task_instance"]["map_index"]: d for d in wait_for(f"{count} question(s)", waiting, airflow)}
+    wait_for("the scheduler to note the paused tries", lambda: pauses_noted(airflow, run_id, questions), airflow)
+    return questions
+
+
+def pauses_noted(airflow: AirflowDeployment, run_id: str, questions: dict[int, dict]) -> bool:
+    """Whether the scheduler has received the executor event of each question's paused try.
+
+    An answer given before that (a test answers within a second; a person never does) makes
+    Airflow 3.3 take the late "success" of the paused try for the resumed one, which it then
+    marks failed ("finished with state success, but the task instance's state attribute is
+    queued"): ``apply_decisions`` finds no answer and the conflict stays pending.
+    """
+    log = (airflow.logs_dir / "scheduler.log").read_text(errors="replace")
+    return all(
+        f"Received executor event with state success for task instance TaskInstanceKey(dag_id='{DAG_ID}', "
+        f"task_id='{TASK}', run_id='{run_id}', try_number={d['task_instance']['try_number']}, map_index={index})" in log
+        for index, d in questions.items()
+    )
 
 
 def answer(airflow: AirflowDeployment, run_id: str, map_index: int, option: str) -> dict:
