@@ -18,6 +18,7 @@ import re
 import signal
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import psutil
 from partner_sync.mapping.aws import deal_fields_from_opportunity, opportunity_fields_from_deal
 from partner_sync.mapping.deals import has_tag
 from partner_sync.mapping.microsoft import deal_fields_from_referral, referral_fields_from_deal
+from partner_sync.store.models import iso
 from tests.e2e.flows import (
     CONTACT_SYNC,
     DEAL_SYNC,
@@ -78,6 +80,8 @@ class SoakReport:
     partner_edits: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     contact_edits: dict[str, dict[str, str]] = field(default_factory=dict)
     killed: dict[str, Any] = field(default_factory=dict)
+    #: when the edits were made (ISO, as the audit writes ``occurred_at``)
+    edited_at: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     triggered: list[tuple[str, str]] = field(default_factory=list)
 
@@ -215,6 +219,7 @@ def edit_both_sides(stack: E2EStack, report: SoakReport) -> None:
     on opportunities that exist by now and status edits on incoming referrals. The sets are
     disjoint, so each record's last edit is known."""
     size = report.size
+    report.edited_at = iso(datetime.now(timezone.utc))
     aws_ids, ms_ids = report.batch.deal_ids["#AWS"], report.batch.deal_ids["#Microsoft"]
     n_aws, n_ms = size.edits(len(aws_ids)), size.edits(len(ms_ids))
     for deal_id in aws_ids[:n_aws] + ms_ids[:n_ms]:
@@ -281,6 +286,35 @@ def soak_problems(stack: E2EStack, report: SoakReport) -> list[str]:
         if opportunity_id not in view.opportunities or len(view.deals_with("aws_opportunity_id", opportunity_id)) != 1:
             problems.append(f"invitation {invitation_id}: deal {deals[0]} -> opportunity {opportunity_id!r}")
     problems.extend(last_edit_problems(view, report))
+    problems.extend(edit_audit_problems(stack.store(), view, report))
+    return problems
+
+
+def edit_audit_problems(store: Any, view: SandboxView, report: SoakReport) -> list[str]:
+    """Every edit made its way into the audit: a successful entry, after the edit, on the
+    record the edit had to be written to (the partner record for a HubSpot edit or a contact
+    edit, the deal for a partner edit) — whether it was the record's creation or an update."""
+
+    def written_since_edit(entity_id: str) -> bool:
+        return any(entry["success"] and entry["occurred_at"] >= report.edited_at
+                   for entry in store.audit_history(entity_id))
+
+    problems = []
+    for deal_id in report.hubspot_edits:
+        deal = view.deals.get(deal_id, {})
+        partner_id = deal.get("aws_opportunity_id") or deal.get("microsoft_referral_id")
+        if partner_id and not written_since_edit(partner_id):
+            problems.append(f"HubSpot edit of deal {deal_id}: no audited write to {partner_id} since the edit")
+    for (system, partner_id) in report.partner_edits:
+        id_property = "aws_opportunity_id" if system == "aws" else "microsoft_referral_id"
+        for deal_id in view.deals_with(id_property, partner_id):
+            if not written_since_edit(deal_id):
+                problems.append(f"{system} edit of {partner_id}: no audited write to deal {deal_id} since the edit")
+    for contact_id in report.contact_edits:
+        deal_id = next(d for d, c in report.batch.contact_of.items() if c == contact_id)
+        opportunity_id = view.deals.get(deal_id, {}).get("aws_opportunity_id")
+        if opportunity_id and not written_since_edit(opportunity_id):
+            problems.append(f"contact edit {contact_id}: no audited write to {opportunity_id} since the edit")
     return problems
 
 
