@@ -1,13 +1,15 @@
 """Run the whole product locally: the sandbox plus real Airflow processes pointed at it.
 
 ``python -m partner_sync.devstack`` is the README's demo command (through ``scripts/demo.sh``);
-the end-to-end tests start the same stack through :class:`DevStack`, so the demo cannot rot.
+the end-to-end tests run that same command with options (``--help``: Postgres URLs, an empty
+sandbox, free ports, a ready file with the addresses and process ids), so the demo cannot rot.
 
 What it starts, each in its own process group so that stopping is total:
-the sandbox (three emulators), ``airflow api-server``, ``scheduler``, ``dag-processor``,
-``triggerer`` and, with ``CeleryExecutor``, a ``celery worker``. Metadata DB: SQLite in
-``AIRFLOW_HOME`` unless ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` is set (the e2e suite uses
-Postgres). Login: the simple auth manager with a known user (``admin`` / ``admin`` by default).
+the sandbox (three emulators), ``airflow api-server`` (first: tasks report to it),
+``scheduler``, ``dag-processor``, ``triggerer`` and, with ``CeleryExecutor``, a ``celery
+worker``. Metadata DB: SQLite in ``AIRFLOW_HOME`` unless ``--metadata-url`` (or
+``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``) names another. Login: the simple auth manager with a
+known user (``admin`` / ``admin`` by default).
 """
 
 from __future__ import annotations
