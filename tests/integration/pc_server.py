@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import pytest
 import requests
 import uvicorn
 from botocore.config import Config
@@ -122,3 +123,19 @@ def connection(server: PartnerCentralServer, **extra: Any) -> Iterator[None]:
             os.environ.pop(CONN_ENV, None)
         else:
             os.environ[CONN_ENV] = previous
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[PartnerCentralServer]:
+    """One in-process emulator per test module, rate limits off."""
+    started = PartnerCentralServer(rate_limits=False).start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def pc(server: PartnerCentralServer) -> Iterator[PartnerCentralServer]:
+    """The emulator, empty; after the test, no response it sent may violate the model."""
+    server.reset()
+    yield server
+    assert server.emulator.response_violations == []

@@ -16,23 +16,15 @@ from partner_sync.hooks.partner_central import (
     error_fields,
     error_reason,
 )
-from tests.integration.pc_server import EXAMPLE_OPPORTUNITY, PartnerCentralServer, connection
+from tests.integration.pc_server import (  # noqa: F401 - server and pc are shared fixtures
+    EXAMPLE_OPPORTUNITY,
+    PartnerCentralServer,
+    connection,
+    pc,
+    server,
+)
 
 OPPORTUNITY = {k: v for k, v in EXAMPLE_OPPORTUNITY.items() if k != "Catalog"}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[PartnerCentralServer]:
-    started = PartnerCentralServer(rate_limits=False).start()
-    yield started
-    started.stop()
-
-
-@pytest.fixture
-def pc(server: PartnerCentralServer) -> Iterator[PartnerCentralServer]:
-    server.reset()
-    yield server
-    assert server.emulator.response_violations == []
 
 
 @pytest.fixture

@@ -12,7 +12,12 @@ import requests
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from partner_sync import ace_model
-from tests.integration.pc_server import EXAMPLE_OPPORTUNITY, PartnerCentralServer
+from tests.integration.pc_server import (  # noqa: F401 - server and pc are shared fixtures
+    EXAMPLE_OPPORTUNITY,
+    PartnerCentralServer,
+    pc,
+    server,
+)
 
 SOLUTION = {"Id": "S-0000001", "Name": "Data Lake Accelerator", "Status": "Active",
             "Category": "Consulting Service"}
@@ -34,21 +39,6 @@ INVITATION = {
     "OpportunityDetails": {"Customer": {"Contacts": [{"Email": "pat@initech.example.com",
                                                       "FirstName": "Pat", "LastName": "Lee"}]}},
 }
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[PartnerCentralServer]:
-    started = PartnerCentralServer(rate_limits=False).start()
-    yield started
-    started.stop()
-
-
-@pytest.fixture
-def pc(server: PartnerCentralServer) -> Iterator[PartnerCentralServer]:
-    """The emulator, empty; after the test, no response it sent may violate the model."""
-    server.reset()
-    yield server
-    assert server.emulator.response_violations == []
 
 
 @pytest.fixture
